@@ -1,0 +1,44 @@
+# watchfloor: `make demo` runs the main job, `make test` runs the whole suite. Both set up everything.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: venv demo test lint unit integration bench schemas browser clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+demo: venv
+	$(BIN)/watchfloor demo
+
+# Debian's Chromium for the console's browser test (nothing downloads a browser at run time).
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian chromium for the browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python -m schemas.generate --check
+
+test: venv lint
+	$(BIN)/pytest -q -p no:cacheprovider --durations=15
+
+schemas: venv
+	$(BIN)/python -m schemas.generate
+
+bench: venv
+	@mkdir -p bench/results
+	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

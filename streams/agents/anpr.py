@@ -1,0 +1,47 @@
+"""ANPR agent: plate reads in, alert candidates out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from streams import metrics
+from streams.anpr_pipeline import AnprPipeline
+from streams.codecs import Rejected, decode_plate_reads, encode
+from streams.runtime import Runtime
+from streams.topics import ALERT_CANDIDATES, ANPR_READS
+
+
+def register(app: faust.App, runtime: Runtime) -> Any:
+    reads_topic = app.topic(ANPR_READS, key_serializer="raw", value_serializer="raw")
+    candidates_topic = app.topic(ALERT_CANDIDATES, key_serializer="raw", value_serializer="raw")
+    pipeline = AnprPipeline(runtime.config, runtime.watchlist_index)
+    max_bytes = runtime.config.kafka.max_message_bytes
+
+    @app.agent(reads_topic, name="anpr")
+    async def anpr(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            if not runtime.watchlist.ready.is_set():
+                await runtime.watchlist.ready.wait()  # never match against a half-loaded list
+            message = event.message
+            try:
+                reads, rejected_parts = decode_plate_reads(message.value, max_bytes)
+            except Rejected as rejected:
+                metrics.MESSAGES_CONSUMED.labels(ANPR_READS, "deadletter").inc()
+                await runtime.send_dead_letter(rejected, message)
+                continue
+            metrics.MESSAGES_CONSUMED.labels(ANPR_READS, "ok").inc()
+            for _, rejected_part in rejected_parts:
+                await runtime.send_dead_letter(rejected_part, message, part=True)
+            candidates, unusable = pipeline.process(reads)
+            for read, reason in unusable:
+                await runtime.send_dead_letter(
+                    Rejected("schema_violation", f"read {read.read_id}: plate: {reason}"), message, part=True)
+            metrics.EVENTS_PROCESSED.labels("plate_read").inc(len(reads) - len(unusable))
+            for candidate in candidates:
+                await candidates_topic.send(key=candidate.dedupe_key.encode(), value=encode(candidate))
+            if candidates:
+                metrics.MESSAGES_PRODUCED.labels(ALERT_CANDIDATES).inc(len(candidates))
+
+    return anpr

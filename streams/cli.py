@@ -1,0 +1,256 @@
+"""The ``watchfloor`` command line. Every subcommand has ``--help``.
+
+Where Kafka is: ``--bootstrap`` wins, then ``WATCHFLOOR_BOOTSTRAP``, then a running demo's run
+file, then the config file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from streams.config import ConfigError, WatchfloorConfig, load_config
+
+log = logging.getLogger("watchfloor")
+
+EXIT_USAGE = 2
+
+
+def _config(args: argparse.Namespace) -> WatchfloorConfig:
+    from streams.runfile import read_run_file
+
+    env = dict(os.environ)
+    if getattr(args, "bootstrap", None):
+        env["WATCHFLOOR_BOOTSTRAP"] = args.bootstrap
+    elif "WATCHFLOOR_BOOTSTRAP" not in env and (info := read_run_file()):
+        env["WATCHFLOOR_BOOTSTRAP"] = info["bootstrap"]
+    return load_config(args.config, env=env)
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    import signal
+
+    from streams.broker import WELL_KNOWN_PORT, EmbeddedBroker
+    from streams.runfile import remove_run_file, write_run_file
+
+    broker = EmbeddedBroker(port=args.port or WELL_KNOWN_PORT).start()
+    write_run_file(bootstrap=broker.bootstrap, broker_pid=broker.pid)
+    print(f"embedded Kafka broker listening on {broker.bootstrap} (memory only). Ctrl-C stops it.", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        while broker._process and broker._process.poll() is None:
+            time.sleep(0.5)
+        print("broker exited unexpectedly", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        broker.stop()
+        remove_run_file()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from streams.worker import run_worker
+
+    config = _config(args)
+    if args.web_port is not None:
+        config = config.model_copy(update={"worker": config.worker.model_copy(update={"web_port": args.web_port})})
+    run_worker(config, loglevel=args.loglevel)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from streams.demo import run_demo
+
+    return run_demo(load_config(args.config), args.config, rate=args.rate, duration=args.duration)
+
+
+def cmd_simulate_anpr(args: argparse.Namespace) -> int:
+    from streams.demo import DEMO_WATCHLIST
+    from streams.simulate import PlateReadSimulator, run_anpr_simulation
+    from streams.watchlist_admin import RejectedRow, read_csv
+
+    config = _config(args)
+    interest = args.plate or [e.plate for e in read_csv(DEMO_WATCHLIST, "simulator") if not isinstance(e, RejectedRow)]
+    simulator = PlateReadSimulator([c for c in config.cameras if c.kind == "anpr"], interest,
+                                   hit_every=args.hit_every, seed=args.seed)
+    print(f"simulating ANPR reads at {args.rate}/s (batches of {args.batch}) to {config.kafka.bootstrap}",
+          flush=True)
+    sent = asyncio.run(run_anpr_simulation(config, simulator, args.rate, args.batch, args.duration, args.count))
+    print(f"sent {sent} reads")
+    return 0
+
+
+def cmd_watchlist_add(args: argparse.Namespace) -> int:
+    from schemas.watchlist import WatchlistEntry
+    from streams.watchlist_admin import add_entries
+
+    expires = time.time() + args.expires_in if args.expires_in else None
+    entry = WatchlistEntry(plate=args.plate, reason=args.reason, category=args.category, priority=args.priority,
+                           expires_at=expires, covert=args.covert, source=args.source, added_by=args.by,
+                           added_at=time.time())
+    asyncio.run(add_entries(_config(args), [entry], actor=args.by))
+    print(f"added {entry.plate} to the watchlist")
+    return 0
+
+
+def cmd_watchlist_remove(args: argparse.Namespace) -> int:
+    from streams.watchlist_admin import remove_plate
+
+    plate = asyncio.run(remove_plate(_config(args), args.plate, actor=args.by))
+    print(f"removed {plate} from the watchlist")
+    return 0
+
+
+def cmd_watchlist_list(args: argparse.Namespace) -> int:
+    from streams.watchlist_admin import list_entries
+
+    entries = asyncio.run(list_entries(_config(args)))
+    for entry in entries:
+        if args.json:
+            print(entry.model_dump_json())
+        else:
+            flags = " covert" if entry.covert else ""
+            print(f"{entry.plate:<10} p{entry.priority} {entry.category:<12} {entry.reason}{flags}")
+    if not args.json:
+        print(f"{len(entries)} entries", file=sys.stderr)
+    return 0
+
+
+def cmd_alerts_tail(args: argparse.Namespace) -> int:
+    from streams.alerts_tail import format_alert, tail_alerts
+
+    config = _config(args)
+
+    async def run() -> int:
+        shown = 0
+        async for alert in tail_alerts(config, timeout=args.timeout, from_beginning=not args.new_only):
+            print(alert.model_dump_json() if args.json else format_alert(alert), flush=True)
+            shown += 1
+            if args.limit and shown >= args.limit:
+                break
+        return shown
+
+    try:
+        shown = asyncio.run(run())
+    except KeyboardInterrupt:
+        return 0
+    # With --limit, running out of time before enough alerts arrived is a failure a script can see.
+    return 1 if args.limit and shown < args.limit else 0
+
+
+# -- parser -----------------------------------------------------------------------------------
+
+def _add(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, handler: Callable[..., int],
+         help_text: str) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="watchfloor", description="CCTV and ANPR streams to operator alerts.")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="YAML config (default: $WATCHFLOOR_CONFIG or config/demo.yaml)")
+    parser.add_argument("--bootstrap", help="Kafka host:port (default: $WATCHFLOOR_BOOTSTRAP, a running demo, "
+                                            "or the config)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = _add(sub, "demo", cmd_demo, "Run broker, worker and simulated cameras; show alerts here.")
+    demo.add_argument("--rate", type=float, default=20.0, help="simulated plate reads per second (default 20)")
+    demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+
+    broker = _add(sub, "broker", cmd_broker, "Run the embedded Kafka-compatible broker (memory only).")
+    broker.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default 19092)")
+
+    worker = _add(sub, "worker", cmd_worker, "Run a stream-processing worker.")
+    worker.add_argument("--web-port", type=int, default=None, help="port for /metrics, /healthz, /readyz")
+    worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+
+    simulate = _add(sub, "simulate", lambda a: EXIT_USAGE, "Publish simulated camera data.")
+    simulate_sub = simulate.add_subparsers(dest="what", required=True, metavar="WHAT")
+    anpr = _add(simulate_sub, "anpr", cmd_simulate_anpr, "Simulated ANPR plate reads.")
+    anpr.add_argument("--rate", type=float, default=20.0, help="reads per second (default 20)")
+    anpr.add_argument("--batch", type=int, default=1, help="reads per message (default 1)")
+    anpr.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    anpr.add_argument("--count", type=int, default=None, help="stop after this many reads")
+    anpr.add_argument("--hit-every", type=int, default=50, help="every Nth read is a vehicle of interest")
+    anpr.add_argument("--plate", action="append", help="a vehicle of interest (repeatable; default: demo list)")
+    anpr.add_argument("--seed", type=int, default=None, help="random seed for a repeatable run")
+
+    watchlist = _add(sub, "watchlist", lambda a: EXIT_USAGE, "Manage the watchlist (hotlist).")
+    wl_sub = watchlist.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = _add(wl_sub, "add", cmd_watchlist_add, "Add or update a plate.")
+    add.add_argument("plate")
+    add.add_argument("--reason", required=True, help="why it is listed (shown to operators)")
+    add.add_argument("--category", default="general")
+    add.add_argument("--priority", type=int, default=3, help="1 (most urgent) to 5")
+    add.add_argument("--expires-in", type=float, default=None, help="seconds until the entry expires")
+    add.add_argument("--covert", action="store_true", help="hits only visible to supervisors")
+    add.add_argument("--source", default="manual")
+    add.add_argument("--by", default=os.environ.get("USER", "cli"), help="who is adding it (audited)")
+    remove = _add(wl_sub, "remove", cmd_watchlist_remove, "Remove a plate.")
+    remove.add_argument("plate")
+    remove.add_argument("--by", default=os.environ.get("USER", "cli"))
+    listing = _add(wl_sub, "list", cmd_watchlist_list, "List the current watchlist.")
+    listing.add_argument("--json", action="store_true", help="one JSON entry per line")
+
+    alerts = _add(sub, "alerts", lambda a: EXIT_USAGE, "Work with alerts.")
+    alerts_sub = alerts.add_subparsers(dest="action", required=True, metavar="ACTION")
+    tail = _add(alerts_sub, "tail", cmd_alerts_tail, "Print alerts as they are raised.")
+    tail.add_argument("--json", action="store_true", help="one JSON alert per line")
+    tail.add_argument("--limit", type=int, default=None, help="exit after N alerts (exit 1 if fewer arrive)")
+    tail.add_argument("--timeout", type=float, default=None, help="exit after S seconds")
+    tail.add_argument("--new-only", action="store_true", help="skip alerts raised before now")
+
+    _register_optional(sub)
+    return parser
+
+
+def _register_optional(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Commands that live in their own modules register themselves."""
+    import importlib.util
+
+    if importlib.util.find_spec("streams.eval_video") is None:  # TEMP until the video work lands
+        return
+    from streams import eval_video
+
+    evaluate = _add(sub, "eval", lambda a: EXIT_USAGE, "Offline evaluation without Kafka.")
+    eval_video.register(evaluate.add_subparsers(dest="what", required=True, metavar="WHAT"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    try:
+        result: int = args.handler(args)
+        return result
+    except ConfigError as error:
+        print(f"watchfloor: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as error:
+        from streams.broker import BrokerError
+        from streams.clients import BrokerUnavailable
+
+        if isinstance(error, BrokerError | BrokerUnavailable | ValueError):
+            print(f"watchfloor: {error}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+

@@ -1,0 +1,126 @@
+"""Decoding raw Kafka bytes into wire models, and turning failures into dead letters.
+
+Agents consume raw bytes and decode here, not in Faust's serializers, because a serializer
+error happens before the agent sees the message: we could not dead-letter it with its offset.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from schemas.anpr import PlateRead, PlateReadBatch
+from schemas.base import WireModel
+from schemas.deadletter import DeadLetter, DeadLetterReason
+
+#: Bytes of an oversize message kept in its dead letter (enough to identify the sender).
+OVERSIZE_SAMPLE_BYTES = 4096
+
+
+class Rejected(Exception):
+    """A message cannot be accepted; ``reason`` is the dead-letter category."""
+
+    def __init__(self, reason: DeadLetterReason, error: str) -> None:
+        super().__init__(f"{reason}: {error}")
+        self.reason: DeadLetterReason = reason
+        self.error = error
+
+
+def describe_validation_error(error: ValidationError, limit: int = 5) -> str:
+    """One line naming each offending field, e.g. ``confidence: Input should be <= 1``."""
+    parts = []
+    for item in error.errors()[:limit]:
+        path = ".".join(str(p) for p in item["loc"]) or "(message)"
+        message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
+        parts.append(f"{path}: {message}")
+    more = len(error.errors()) - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def load_json(raw: bytes | None, max_bytes: int) -> Any:
+    if raw is None:
+        raise Rejected("undecodable", "empty message (null value)")
+    if len(raw) > max_bytes:
+        raise Rejected("oversize", f"{len(raw)} bytes exceeds the limit of {max_bytes}")
+    try:
+        # Decode explicitly: json.loads(bytes) would guess UTF-16/32 from a BOM; the contract is UTF-8.
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise Rejected("undecodable", f"not UTF-8: {error.reason} at byte {error.start}") from None
+    except json.JSONDecodeError as error:
+        raise Rejected("undecodable", f"not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:
+        raise Rejected("undecodable", "JSON nested too deeply") from None
+
+
+def validate(model: type[WireModel], data: Any) -> WireModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise Rejected("schema_violation", f"{model.__name__}: {describe_validation_error(error)}") from None
+
+
+def decode_plate_reads(raw: bytes | None, max_bytes: int) -> tuple[list[PlateRead], list[tuple[int, Rejected]]]:
+    """Decode one read or a batch; returns the valid reads and the rejected ones by batch index.
+
+    A batch with a few bad reads still yields its good reads: nothing valid is lost.
+    Raises ``Rejected`` when the message as a whole is unusable.
+    """
+    data = load_json(raw, max_bytes)
+    if isinstance(data, dict) and "reads" in data:
+        try:
+            return list(PlateReadBatch.model_validate(data).reads), []
+        except ValidationError:
+            pass  # fall through to read-by-read validation to keep the good ones
+        reads_raw = data.get("reads")
+        envelope = {k: v for k, v in data.items() if k != "reads"}
+        if not isinstance(reads_raw, list) or not reads_raw or envelope not in ({}, {"schema_version": 1}):
+            validate(PlateReadBatch, data)  # raises with the precise message
+            raise AssertionError("unreachable: the batch failed validation above")
+        good: list[PlateRead] = []
+        bad: list[tuple[int, Rejected]] = []
+        for index, item in enumerate(reads_raw):
+            try:
+                good.append(validate(PlateRead, item))  # type: ignore[arg-type]
+            except Rejected as rejected:
+                bad.append((index, Rejected(rejected.reason, f"reads.{index}: {rejected.error}")))
+        return good, bad
+    return [validate(PlateRead, data)], []  # type: ignore[list-item]
+
+
+def dead_letter(
+    rejected: Rejected,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    kind: Literal["whole", "part"] = "whole",
+) -> DeadLetter:
+    value = value or b""
+    kept = value[:OVERSIZE_SAMPLE_BYTES] if rejected.reason == "oversize" else value
+    return DeadLetter(
+        reason=rejected.reason,
+        error=rejected.error if kind == "whole" else f"(part of a batch) {rejected.error}",
+        source_topic=topic,
+        partition=partition,
+        offset=offset,
+        key_b64=base64.b64encode(key).decode() if key is not None else None,
+        value_b64=base64.b64encode(kept).decode(),
+        value_size=len(value),
+        rejected_at=time.time(),
+    )
+
+
+def encode(model: WireModel) -> bytes:
+    return model.model_dump_json().encode()
+
+
+def encode_many(models: Sequence[WireModel]) -> list[bytes]:
+    return [encode(m) for m in models]

@@ -1,0 +1,195 @@
+"""The one configuration object, loaded from YAML and validated strictly at start-up.
+
+Cameras, sites and rule thresholds live in the YAML file; connection settings can be
+overridden by environment variables (``WATCHFLOOR_BOOTSTRAP``, ...) so the same file serves a
+laptop demo and a production cluster. Unknown keys and bad values fail with the offending path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "demo.yaml"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the file, the path and the reason."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KafkaSecurity(Strict):
+    """TLS/SASL settings for an existing cluster. Secrets come from env or files, never the CLI."""
+
+    protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    username: str | None = None
+    password_env: str | None = Field(default=None, description="Env var holding the SASL password.")
+    password_file: Path | None = Field(default=None, description="File holding the SASL password.")
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    def password(self) -> str | None:
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(f"kafka.security.password_env: env var {self.password_env} is not set")
+            return value
+        if self.password_file:
+            return self.password_file.read_text().strip()
+        return None
+
+
+class KafkaConfig(Strict):
+    bootstrap: str = Field(default="127.0.0.1:9092", description="host:port[,host:port]; env WATCHFLOOR_BOOTSTRAP.")
+    partitions: int = Field(default=4, ge=1, le=1024, description="Partitions for every watchfloor topic.")
+    replication_factor: int = Field(default=1, ge=1, le=7)
+    rebalance_timeout_s: float = Field(
+        default=3.0, gt=0, le=300, description="Short on the embedded broker: first join waits for all of it."
+    )
+    max_message_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    security: KafkaSecurity = KafkaSecurity()
+
+
+class Site(Strict):
+    id: str = Field(min_length=1, max_length=64)
+    name: str
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class Camera(Strict):
+    id: str = Field(min_length=1, max_length=64)
+    name: str
+    site: str = Field(description="Id of the site the camera watches.")
+    kind: Literal["anpr", "cctv"] = "anpr"
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class PrivacyConfig(Strict):
+    plate_hash_key_env: str = Field(
+        default="WATCHFLOOR_PLATE_HASH_KEY", description="Env var with the key for plate hashes in logs."
+    )
+    plate_hash_key_file: Path | None = None
+    nonhit_retention_s: float = Field(
+        default=3600.0, gt=0, le=90 * 86400, description="How long reads that hit nothing are kept."
+    )
+
+    def plate_hash_key(self) -> bytes:
+        if self.plate_hash_key_file:
+            return self.plate_hash_key_file.read_bytes().strip()
+        value = os.environ.get(self.plate_hash_key_env)
+        # Why a fallback: a demo must start with no setup; production sets the env var.
+        return (value or "watchfloor-demo-key-change-me").encode()
+
+
+class AlertingConfig(Strict):
+    cooldown_s: float = Field(
+        default=300.0, ge=0, le=86400, description="Repeats within this time update the open alert."
+    )
+
+
+class WorkerConfig(Strict):
+    web_port: int = Field(default=6066, ge=0, le=65535, description="Metrics/health port; 0 picks a free one.")
+    web_host: str = "127.0.0.1"
+    store: str = Field(default="memory://", description="Faust table store; rocksdb:// in production.")
+    data_dir: Path | None = Field(
+        default=None, description="Table store directory; default ~/.watchfloor/worker-data/<web_port>."
+    )
+
+
+class WatchfloorConfig(Strict):
+    """Everything watchfloor reads at start-up."""
+
+    kafka: KafkaConfig = KafkaConfig()
+    worker: WorkerConfig = WorkerConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
+    alerting: AlertingConfig = AlertingConfig()
+    sites: list[Site] = Field(default_factory=list)
+    cameras: list[Camera] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_references(self) -> WatchfloorConfig:
+        site_ids = [s.id for s in self.sites]
+        camera_ids = [c.id for c in self.cameras]
+        for kind, ids in (("sites", site_ids), ("cameras", camera_ids)):
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                raise ValueError(f"{kind}: duplicate id(s) {dupes}")
+        for index, camera in enumerate(self.cameras):
+            if camera.site not in site_ids:
+                raise ValueError(f"cameras.{index}.site: unknown site {camera.site!r} (known: {site_ids})")
+        return self
+
+    def camera(self, camera_id: str) -> Camera | None:
+        return self._cameras_by_id().get(camera_id)
+
+    def _cameras_by_id(self) -> dict[str, Camera]:
+        cached: dict[str, Camera] | None = self.__dict__.get("_camera_index")
+        if cached is None:
+            cached = {c.id: c for c in self.cameras}
+            object.__setattr__(self, "_camera_index", cached)  # frozen model: cache once
+        return cached
+
+
+ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "WATCHFLOOR_BOOTSTRAP": ("kafka", "bootstrap"),
+    "WATCHFLOOR_PARTITIONS": ("kafka", "partitions"),
+    "WATCHFLOOR_WEB_PORT": ("worker", "web_port"),
+    "WATCHFLOOR_WEB_HOST": ("worker", "web_host"),
+    "WATCHFLOOR_PLATE_HASH_KEY_FILE": ("privacy", "plate_hash_key_file"),
+    "WATCHFLOOR_STORE": ("worker", "store"),
+}
+
+
+def _format_errors(source: str, error: ValidationError) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"  {path}: {message}")
+    return "\n".join(lines)
+
+
+def parse_config(raw: dict[str, Any], source: str = "<config>", env: dict[str, str] | None = None) -> WatchfloorConfig:
+    """Validate a config mapping, applying env overrides; raises ``ConfigError`` naming the path.
+
+    >>> parse_config({"kafka": {"partitions": 2}}, env={}).kafka.partitions
+    2
+    """
+    env = dict(os.environ) if env is None else env
+    merged: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    for var, (section, key) in ENV_OVERRIDES.items():
+        if var in env:
+            merged.setdefault(section, {})
+            merged[section][key] = env[var]
+    try:
+        return WatchfloorConfig.model_validate(merged)
+    except ValidationError as error:
+        raise ConfigError(_format_errors(source, error)) from None
+
+
+def load_config(path: Path | str | None = None, env: dict[str, str] | None = None) -> WatchfloorConfig:
+    """Load the YAML file (``WATCHFLOOR_CONFIG`` or the demo config by default)."""
+    env = dict(os.environ) if env is None else env
+    path = Path(path or env.get("WATCHFLOOR_CONFIG") or DEFAULT_CONFIG_PATH)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path}: top level must be a mapping, got {type(raw).__name__}")
+    return parse_config(raw, str(path), env)

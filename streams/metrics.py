@@ -1,0 +1,27 @@
+"""Prometheus metrics. Plates never appear as label values (they are personal data)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGES_CONSUMED = Counter(
+    "watchfloor_messages_consumed_total", "Messages consumed, by topic and outcome (ok or deadletter).",
+    ["topic", "outcome"],
+)
+MESSAGES_PRODUCED = Counter("watchfloor_messages_produced_total", "Messages produced, by topic.", ["topic"])
+EVENTS_PROCESSED = Counter(
+    "watchfloor_events_processed_total", "Events processed (a batch message counts each read).", ["kind"]
+)
+DEADLETTERS = Counter("watchfloor_deadletters_total", "Messages sent to the dead-letter topic.", ["topic", "reason"])
+ALERTS_RAISED = Counter("watchfloor_alerts_total", "Alerts raised (new alert ids), by rule and severity.",
+                        ["rule", "severity"])
+ALERT_UPDATES = Counter("watchfloor_alert_updates_total", "Repeats folded into an open alert.", ["rule"])
+DUPLICATES_SUPPRESSED = Counter(
+    "watchfloor_duplicate_candidates_total", "Candidates dropped as redeliveries of known evidence.", ["rule"]
+)
+EVENT_TO_ALERT = Histogram(
+    "watchfloor_event_to_alert_seconds", "Wall time of alert publication minus the evidence's event time.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+WATCHLIST_SIZE = Gauge("watchfloor_watchlist_entries", "Entries in this worker's watchlist index.")
+WATCHLIST_READY = Gauge("watchfloor_watchlist_ready", "1 once the watchlist has been loaded to its end.")

@@ -1,0 +1,96 @@
+"""Watchlist changes: every change goes to the compacted ``watchlist`` topic and to ``audit``."""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from detectors.plates.privacy import plate_hash
+from pydantic import ValidationError
+
+from detectors.plates.normalise import normalise_plate
+from schemas.audit import AuditRecord
+from schemas.watchlist import WatchlistEntry
+from streams.clients import produce, read_to_end
+from streams.codecs import describe_validation_error, encode
+from streams.config import WatchfloorConfig
+from streams.topics import AUDIT, WATCHLIST
+from streams.watchlist_replica import encode_entry
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    line: int
+    error: str
+
+
+def _audit(config: WatchfloorConfig, actor: str, action: str, plate: str, **details: object) -> tuple[bytes, bytes]:
+    record = AuditRecord(at=time.time(), actor=actor, action=action,
+                         target=plate_hash(plate, config.privacy.plate_hash_key()), details=dict(details))
+    return actor.encode(), encode(record)
+
+
+async def add_entries(config: WatchfloorConfig, entries: Iterable[WatchlistEntry], actor: str) -> int:
+    entries = list(entries)
+    await produce(config, WATCHLIST, (encode_entry(e) for e in entries))
+    await produce(config, AUDIT, (_audit(config, actor, "watchlist.add", normalise_plate(e.plate),
+                                         reason=e.reason, category=e.category, priority=e.priority)
+                                  for e in entries))
+    return len(entries)
+
+
+async def remove_plate(config: WatchfloorConfig, plate: str, actor: str) -> str:
+    normalised = normalise_plate(plate)
+    await produce(config, WATCHLIST, [(normalised.encode(), None)])  # tombstone
+    await produce(config, AUDIT, [_audit(config, actor, "watchlist.remove", normalised)])
+    return normalised
+
+
+async def list_entries(config: WatchfloorConfig) -> list[WatchlistEntry]:
+    """The current watchlist: the latest record per plate, removals applied."""
+    latest: dict[bytes, bytes | None] = {}
+    for record in await read_to_end(config, WATCHLIST):
+        if record.key is not None:
+            latest[record.key] = record.value
+    return sorted((WatchlistEntry.model_validate_json(v) for v in latest.values() if v is not None),
+                  key=lambda e: e.plate)
+
+
+CSV_BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False, "": False}
+
+
+def read_csv(path: Path, actor: str, now: float | None = None) -> Iterator[WatchlistEntry | RejectedRow]:
+    """Parse a watchlist CSV (header: plate,reason[,category,priority,expires_at,covert,source]).
+
+    Yields entries, and ``RejectedRow`` with its line number for each bad row.
+    """
+    now = time.time() if now is None else now
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"plate", "reason"} - set(reader.fieldnames or ())
+        if missing:
+            yield RejectedRow(1, f"header lacks column(s) {sorted(missing)}")
+            return
+        for row in reader:
+            line = reader.line_num
+            try:
+                covert = CSV_BOOLEANS[(row.get("covert") or "").strip().lower()]
+                expires = (row.get("expires_at") or "").strip()
+                yield WatchlistEntry(
+                    plate=normalise_plate(row["plate"] or ""),
+                    reason=row["reason"] or "",
+                    category=(row.get("category") or "general").strip() or "general",
+                    priority=int(row.get("priority") or 3),
+                    expires_at=float(expires) if expires else None,
+                    covert=covert,
+                    source=(row.get("source") or "import").strip() or "import",
+                    added_by=actor,
+                    added_at=now,
+                )
+            except ValidationError as error:
+                yield RejectedRow(line, describe_validation_error(error))
+            except (ValueError, KeyError) as error:
+                yield RejectedRow(line, f"bad value: {error}")

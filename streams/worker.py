@@ -1,0 +1,49 @@
+"""Running a worker: create the topics, build the app, hand it to Faust's worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import faust
+from aiokafka.errors import KafkaConnectionError, KafkaError
+
+from streams.config import WatchfloorConfig
+from streams.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_topics_with_retry(config: WatchfloorConfig, timeout: float | None = None) -> None:
+    """Create topics, waiting for the broker with clear log lines instead of crash-looping."""
+    delay = 1.0
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            await ensure_topics(config)
+            return
+        except (KafkaConnectionError, KafkaError, OSError) as error:
+            if deadline is not None and time.monotonic() > deadline:
+                raise
+            log.warning("Kafka at %s not reachable (%s); retrying in %.0fs", config.kafka.bootstrap,
+                        error.__class__.__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 15.0)
+
+
+def run_worker(config: WatchfloorConfig, loglevel: str = "info") -> None:
+    """Blocks until the worker is stopped (SIGINT/SIGTERM)."""
+    from streams.app import create_app
+
+    setup_loop = asyncio.new_event_loop()
+    try:
+        setup_loop.run_until_complete(ensure_topics_with_retry(config))
+    finally:
+        setup_loop.close()
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    app, _runtime = create_app(config)
+    log.info("worker starting: broker %s, metrics on http://%s:%s/metrics", config.kafka.bootstrap,
+             config.worker.web_host, config.worker.web_port)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()

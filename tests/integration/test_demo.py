@@ -1,0 +1,68 @@
+"""`watchfloor demo` as a user runs it: alerts within a minute, Ctrl-C leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); it is gone for our purposes once reaped by its parent.
+    try:
+        return Path(f"/proc/{pid}/status").read_text().find("State:\tZ") < 0
+    except OSError:
+        return False
+
+
+def test_demo_shows_alerts_within_a_minute_and_stops_cleanly(tmp_path: Path) -> None:
+    env = {**os.environ, "WATCHFLOOR_RUN_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    env.pop("WATCHFLOOR_BOOTSTRAP", None)
+    watchfloor = [sys.executable, "-m", "streams.cli"]
+    started = time.monotonic()
+    demo = subprocess.Popen([*watchfloor, "demo"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        run_file = tmp_path / "run.json"
+        deadline = time.monotonic() + 30
+        while not run_file.exists():
+            assert demo.poll() is None, demo.stdout.read().decode() if demo.stdout else ""
+            assert time.monotonic() < deadline, "demo never wrote its run file"
+            time.sleep(0.2)
+        info = json.loads(run_file.read_text())
+
+        # A second terminal, no flags: finds the demo through the run file.
+        remaining = 60 - (time.monotonic() - started)
+        tail = subprocess.run([*watchfloor, "alerts", "tail", "--json", "--limit", "1", "--timeout",
+                               str(remaining)], cwd=REPO, env=env, capture_output=True, timeout=90)
+        assert tail.returncode == 0, f"no alert within 60 s:\n{tail.stderr.decode()[-2000:]}"
+        alert = json.loads(tail.stdout.decode().splitlines()[0])
+        assert alert["rule"] == "watchlist_hit" and alert["evidence"]
+        assert time.monotonic() - started < 60
+
+        demo.send_signal(signal.SIGINT)  # Ctrl-C
+        output, _ = demo.communicate(timeout=60)
+        assert demo.returncode == 0, output.decode()[-2000:]
+        assert b"Watchlisted vehicle" in output  # alerts were shown in the demo's own terminal
+        pids = {info[k] for k in ("pid", "broker_pid", "worker_pid", "simulator_pid")}
+        time.sleep(0.5)
+        assert [p for p in pids if alive(p)] == [], "processes left behind after Ctrl-C"
+        assert not run_file.exists()
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait()

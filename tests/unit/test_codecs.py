@@ -1,0 +1,59 @@
+"""Decoding plate reads: every kind of bad input is rejected with a reason naming the problem."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from streams.codecs import Rejected, decode_plate_reads, load_json
+
+GOOD = {"read_id": "r1", "plate": "AB12CDE", "confidence": 0.9, "camera_id": "c", "event_time": 1.7e9}
+
+
+def encode(value: object) -> bytes:
+    return json.dumps(value).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason", "message"),
+    [
+        (None, "undecodable", "null value"),
+        (b"\xff\xfe", "undecodable", "not UTF-8"),
+        (b'{"read_id": ', "undecodable", "not JSON"),
+        (b"[" * 100_000, "undecodable", ""),
+        (b"x" * 2000, "oversize", "exceeds the limit of 1000"),
+        (encode(GOOD | {"confidence": 2}), "schema_violation", "confidence"),
+        (encode(GOOD | {"speed": 3}), "schema_violation", "speed: unknown field"),
+        (encode({k: v for k, v in GOOD.items() if k != "plate"}), "schema_violation", "plate: Field required"),
+        (encode(GOOD | {"event_time": 1e300}), "schema_violation", "event_time"),
+        (encode(GOOD | {"event_time": "yesterday"}), "schema_violation", "event_time"),
+        (encode([GOOD]), "schema_violation", "PlateRead"),
+        (encode({"reads": []}), "schema_violation", "reads"),
+        (encode({"reads": "nope"}), "schema_violation", "reads"),
+        (encode({"reads": [GOOD], "extra": 1}), "schema_violation", "extra"),
+    ],
+)
+def test_bad_messages_are_rejected_with_reason(raw: bytes | None, reason: str, message: str) -> None:
+    max_bytes = 1000 if reason == "oversize" else 1_000_000
+    with pytest.raises(Rejected) as raised:
+        decode_plate_reads(raw, max_bytes)
+    assert raised.value.reason == reason
+    assert message in raised.value.error
+
+
+def test_batch_keeps_good_reads_and_reports_bad_ones_by_index() -> None:
+    batch = {"reads": [GOOD, GOOD | {"read_id": "r2", "confidence": -1}, GOOD | {"read_id": "r3"}]}
+    good, bad = decode_plate_reads(encode(batch), 1_000_000)
+    assert [r.read_id for r in good] == ["r1", "r3"]
+    assert [(index, rejected.reason) for index, rejected in bad] == [(1, "schema_violation")]
+    assert "reads.1" in bad[0][1].error
+
+
+def test_single_and_batch_decode() -> None:
+    assert [r.read_id for r in decode_plate_reads(encode(GOOD), 10_000)[0]] == ["r1"]
+    assert len(decode_plate_reads(encode({"reads": [GOOD] * 3}), 10_000)[0]) == 3
+
+
+def test_load_json_accepts_unicode() -> None:
+    assert load_json("{\"a\": \"Straße\"}".encode(), 100) == {"a": "Straße"}
