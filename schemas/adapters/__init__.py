@@ -1,0 +1,1 @@
+"""Adapters from third-party message formats to watchfloor wire models."""
