@@ -11,7 +11,7 @@ from schemas.base import WireModel
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 AlertStatus = Literal["new", "acknowledged", "resolved", "dismissed"]
-ActionKind = Literal["acknowledge", "assign", "resolve", "dismiss", "comment"]
+ActionKind = Literal["acknowledge", "assign", "resolve", "dismiss", "comment", "link"]
 
 
 def alert_id_for(rule: str, subject: str, first_evidence_id: str) -> str:
@@ -62,6 +62,7 @@ class AlertHistoryEntry(WireModel):
     by: str
     action: str
     note: str | None = None
+    action_id: str | None = Field(default=None, description="The operator action this entry records.")
 
 
 class Alert(WireModel):
@@ -101,6 +102,8 @@ class AlertAction(WireModel):
     at: float
     assignee: str | None = None
     reason: str | None = Field(default=None, max_length=1000)
+    linked_alert_id: str | None = Field(default=None, description="For ``link``: the correlated alert.")
+    severity: Severity | None = Field(default=None, description="For ``link``: escalate to at least this.")
 
 
 WIRE_MODELS = {

@@ -58,8 +58,9 @@ def create_app(config: WatchfloorConfig) -> tuple[faust.App, Runtime]:
     alerting.register(app, runtime)
 
     @app.task(on_leader=False)
-    async def start_watchlist_replica() -> None:
-        runtime.watchlist.start()
+    async def start_replicas() -> None:
+        for replica in runtime.replicas:
+            replica.start()
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:

@@ -8,6 +8,7 @@ laptop demo and a production cluster. Unknown keys and bad values fail with the 
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -92,10 +93,43 @@ class PrivacyConfig(Strict):
         return (value or "watchfloor-demo-key-change-me").encode()
 
 
+class Deployment(Strict):
+    """A time-bounded deployment zone (a Christmas market, a station for an evening)."""
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str
+    sites: list[str] = Field(min_length=1, description="Site ids the deployment covers.")
+    start: datetime = Field(description="ISO-8601 with a zone offset, e.g. 2026-11-27T16:00:00+00:00.")
+    end: datetime
+    raise_severity_by: int = Field(default=1, ge=1, le=4, description="Severity levels added inside it.")
+
+    @model_validator(mode="after")
+    def _check_times(self) -> Deployment:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("start and end need a zone offset (e.g. +00:00)")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+    def covers(self, site_id: str | None, t: float) -> bool:
+        return site_id in self.sites and self.start.timestamp() <= t < self.end.timestamp()
+
+
 class AlertingConfig(Strict):
     cooldown_s: float = Field(
         default=300.0, ge=0, le=86400, description="Repeats within this time update the open alert."
     )
+    deployments: list[Deployment] = Field(default_factory=list, description="Active deployment zones.")
+    correlate_watchlist_with_unattended: bool = Field(
+        default=True, description="A watchlisted vehicle at a site with an open unattended item escalates both."
+    )
+
+    def deployment_at(self, site_id: str | None, t: float) -> tuple[str, int] | None:
+        """The (name, levels) of the deployment covering a site at event time ``t``, if any."""
+        for deployment in self.deployments:
+            if deployment.covers(site_id, t):
+                return deployment.name, deployment.raise_severity_by
+        return None
 
 
 class WorkerConfig(Strict):
@@ -128,6 +162,10 @@ class WatchfloorConfig(Strict):
         for index, camera in enumerate(self.cameras):
             if camera.site not in site_ids:
                 raise ValueError(f"cameras.{index}.site: unknown site {camera.site!r} (known: {site_ids})")
+        for index, deployment in enumerate(self.alerting.deployments):
+            unknown = [s for s in deployment.sites if s not in site_ids]
+            if unknown:
+                raise ValueError(f"alerting.deployments.{index}.sites: unknown site(s) {unknown}")
         return self
 
     def camera(self, camera_id: str) -> Camera | None:

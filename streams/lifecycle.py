@@ -1,7 +1,10 @@
-"""Alert lifecycle rules, pure: how a candidate or an operator action changes an alert.
+"""Alert lifecycle rules, pure: how a candidate or an operator action changes alerts.
 
 The alerting agent keeps one state per dedupe key (``rule:subject``) in a Faust table and calls
 these functions; they take time as an argument so tests and replays are deterministic.
+
+State per key: the latest few alerts for that key (an operator may still act on an older one),
+which of them is current, and the evidence ids seen recently (to recognise redeliveries).
 """
 
 from __future__ import annotations
@@ -9,75 +12,147 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.alerts import Alert, AlertCandidate
+from schemas.alerts import Alert, AlertAction, AlertCandidate, AlertHistoryEntry, Severity
 
-#: Evidence ids remembered per alert to recognise redelivered events (bounded: memory).
+#: Evidence ids remembered per key to recognise redelivered events (bounded: memory).
 REMEMBERED_EVIDENCE = 64
 #: Evidence entries carried on the alert itself (the first, plus the latest repeats).
 EVIDENCE_ON_ALERT = 10
+#: Alerts remembered per key so late operator actions on an older alert still apply.
+ALERTS_PER_KEY = 5
 
 OPEN_STATUSES = ("new", "acknowledged")
+SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
+
+#: Which status an action needs, and which it leads to (``None``: status unchanged).
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "acknowledge": (("new",), "acknowledged"),
+    "assign": (OPEN_STATUSES, None),
+    "resolve": (OPEN_STATUSES, "resolved"),
+    "dismiss": (OPEN_STATUSES, "dismissed"),
+    "comment": (("new", "acknowledged", "resolved", "dismissed"), None),
+    "link": (("new", "acknowledged", "resolved", "dismissed"), None),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What to do after a candidate: the new table state, and the alert to publish, if any."""
+    """What to do next: the new table state, and the alert to publish, if any."""
 
-    state: dict[str, Any]
+    state: dict[str, Any] | None
     alert: Alert | None
     kind: str
-    """``new``, ``repeat`` (folded into the open alert) or ``duplicate`` (a redelivery)."""
+    """``new``, ``repeat``, ``duplicate``, ``applied``, ``unknown_alert`` or ``invalid``."""
+    error: str | None = None
 
 
-def apply_candidate(state: dict[str, Any] | None, candidate: AlertCandidate, now: float,
-                    cooldown_s: float) -> Outcome:
+def escalate(severity: Severity, steps: int) -> Severity:
+    """Raise a severity by ``steps`` levels, capped at critical.
+
+    >>> escalate("medium", 1), escalate("high", 3)
+    ('high', 'critical')
+    """
+    return SEVERITIES[min(len(SEVERITIES) - 1, SEVERITIES.index(severity) + steps)]
+
+
+def higher(a: Severity, b: Severity) -> Severity:
+    return a if SEVERITIES.index(a) >= SEVERITIES.index(b) else b
+
+
+def current_alert(state: dict[str, Any] | None) -> Alert | None:
+    if not state:
+        return None
+    return Alert.model_validate(state["alerts"][state["current"]])
+
+
+def _with_alert(state: dict[str, Any] | None, alert: Alert, evidence_ids: list[str], make_current: bool
+                ) -> dict[str, Any]:
+    alerts = dict(state["alerts"]) if state else {}
+    alerts[alert.alert_id] = alert.model_dump(mode="json")
+    current = alert.alert_id if make_current or not state else state["current"]
+    while len(alerts) > ALERTS_PER_KEY:  # forget the oldest alert that is not current
+        oldest = min((a for a in alerts if a != current), key=lambda a: alerts[a]["first_seen"])
+        del alerts[oldest]
+    remembered = ((state["evidence_ids"] if state else []) + evidence_ids)[-REMEMBERED_EVIDENCE:]
+    return {"alerts": alerts, "current": current, "evidence_ids": remembered}
+
+
+def apply_candidate(state: dict[str, Any] | None, candidate: AlertCandidate, now: float, cooldown_s: float,
+                    deployment: tuple[str, int] | None = None) -> Outcome:
     """Fold a candidate into the state for its dedupe key.
 
     - the same evidence again (at-least-once redelivery) changes nothing;
-    - a repeat within ``cooldown_s`` (event time) of an open alert's last sighting updates it;
-    - otherwise a new alert with the candidate's idempotent id.
+    - a repeat within ``cooldown_s`` (event time) of the open alert's last sighting updates it;
+    - otherwise a new alert with the candidate's idempotent id, its severity raised by
+      ``deployment`` (name, levels) when it happened inside an active deployment zone.
     """
     evidence_ids = [e.event_id for e in candidate.evidence]
-    if state is not None:
-        seen = set(state["evidence_ids"])
-        if candidate.alert_id == state["alert"]["alert_id"] or evidence_ids[0] in seen:
+    current = current_alert(state)
+    if state is not None and current is not None:
+        if candidate.alert_id in state["alerts"] or evidence_ids[0] in set(state["evidence_ids"]):
             return Outcome(state, None, "duplicate")
-        alert = Alert.model_validate(state["alert"])
-        in_cooldown = candidate.event_time - alert.last_seen <= cooldown_s
-        if alert.status in OPEN_STATUSES and in_cooldown:
-            evidence = (alert.evidence[:1] + alert.evidence[1:] + candidate.evidence)
-            updated = alert.model_copy(update={
-                "count": alert.count + 1,
-                "last_seen": max(alert.last_seen, candidate.event_time),
+        if current.status in OPEN_STATUSES and candidate.event_time - current.last_seen <= cooldown_s:
+            evidence = current.evidence + candidate.evidence
+            updated = current.model_copy(update={
+                "count": current.count + 1,
+                "last_seen": max(current.last_seen, candidate.event_time),
                 "updated_at": now,
                 "evidence": evidence[:1] + evidence[1:][-(EVIDENCE_ON_ALERT - 1):],
-                "severity": _higher(alert.severity, candidate.severity),
+                "severity": higher(current.severity, candidate.severity),
             })
-            remembered = (state["evidence_ids"] + evidence_ids)[-REMEMBERED_EVIDENCE:]
-            return Outcome({"alert": updated.model_dump(mode="json"), "evidence_ids": remembered},
-                           updated, "repeat")
+            return Outcome(_with_alert(state, updated, evidence_ids, make_current=True), updated, "repeat")
+    severity = candidate.severity
+    details = dict(candidate.details)
+    if deployment is not None:
+        name, steps = deployment
+        severity = escalate(severity, steps)
+        details["deployment"] = name
     alert = Alert(
-        alert_id=candidate.alert_id,
-        rule=candidate.rule,
-        subject=candidate.subject,
-        severity=candidate.severity,
-        title=candidate.title,
-        camera_id=candidate.camera_id,
-        site_id=candidate.site_id,
-        first_seen=candidate.event_time,
-        last_seen=candidate.event_time,
-        raised_at=now,
-        updated_at=now,
-        restricted=candidate.restricted,
-        evidence=candidate.evidence,
-        details=candidate.details,
+        alert_id=candidate.alert_id, rule=candidate.rule, subject=candidate.subject, severity=severity,
+        title=candidate.title, camera_id=candidate.camera_id, site_id=candidate.site_id,
+        first_seen=candidate.event_time, last_seen=candidate.event_time, raised_at=now, updated_at=now,
+        restricted=candidate.restricted, evidence=candidate.evidence, details=details,
     )
-    return Outcome({"alert": alert.model_dump(mode="json"), "evidence_ids": evidence_ids[-REMEMBERED_EVIDENCE:]},
-                   alert, "new")
+    return Outcome(_with_alert(state, alert, evidence_ids, make_current=True), alert, "new")
 
 
-_SEVERITIES = ("info", "low", "medium", "high", "critical")
+def apply_action(state: dict[str, Any] | None, action: AlertAction, now: float) -> Outcome:
+    """Apply an operator (or correlation) action to the alert it names.
 
-
-def _higher(a: str, b: str) -> Any:
-    return a if _SEVERITIES.index(a) >= _SEVERITIES.index(b) else b
+    Replayed actions (same ``action_id``) change nothing; an action the alert's status does not
+    allow, or on an alert this key does not know, is reported with the reason.
+    """
+    if not state or action.alert_id not in state["alerts"]:
+        return Outcome(state, None, "unknown_alert", f"no alert {action.alert_id} under this key")
+    alert = Alert.model_validate(state["alerts"][action.alert_id])
+    if any(entry.action_id == action.action_id for entry in alert.history):
+        return Outcome(state, None, "duplicate")
+    allowed, target = TRANSITIONS[action.action]
+    if alert.status not in allowed:
+        return Outcome(state, None, "invalid", f"cannot {action.action} an alert that is {alert.status}")
+    if action.action in ("resolve", "dismiss") and not action.reason:
+        return Outcome(state, None, "invalid", f"{action.action} needs a reason")
+    if action.action == "assign" and not action.assignee:
+        return Outcome(state, None, "invalid", "assign needs an assignee")
+    if action.action == "link" and not action.linked_alert_id:
+        return Outcome(state, None, "invalid", "link needs linked_alert_id")
+    update: dict[str, Any] = {"updated_at": now}
+    note = action.reason
+    if target:
+        update["status"] = target
+    if action.action in ("resolve", "dismiss"):
+        update["resolution"] = action.reason
+    if action.action == "assign":
+        update["assignee"] = action.assignee
+        note = f"assigned to {action.assignee}"
+    if action.action == "link" and action.linked_alert_id:
+        if action.linked_alert_id not in alert.linked_alert_ids:
+            update["linked_alert_ids"] = [*alert.linked_alert_ids, action.linked_alert_id]
+        if action.severity:
+            update["severity"] = higher(alert.severity, action.severity)
+        note = note or f"linked to {action.linked_alert_id}"
+    entry = AlertHistoryEntry(at=action.at, by=action.by, action=action.action, note=note,
+                              action_id=action.action_id)
+    update["history"] = [*alert.history, entry]
+    updated = alert.model_copy(update=update)
+    return Outcome(_with_alert(state, updated, [], make_current=False), updated, "applied")

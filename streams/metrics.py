@@ -25,3 +25,9 @@ EVENT_TO_ALERT = Histogram(
 )
 WATCHLIST_SIZE = Gauge("watchfloor_watchlist_entries", "Entries in this worker's watchlist index.")
 WATCHLIST_READY = Gauge("watchfloor_watchlist_ready", "1 once the watchlist has been loaded to its end.")
+ALERT_ACTIONS = Counter("watchfloor_alert_actions_total", "Operator actions applied, by action.", ["action"])
+TIME_TO_ACKNOWLEDGE = Histogram(
+    "watchfloor_time_to_acknowledge_seconds", "From an alert being raised to its acknowledgement.",
+    buckets=(5, 15, 30, 60, 120, 300, 600, 1800, 3600),
+)
+CORRELATIONS = Counter("watchfloor_alert_correlations_total", "Alerts linked by correlation rules.")

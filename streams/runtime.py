@@ -11,8 +11,9 @@ from detectors.plates.watchlist import WatchlistIndex
 from streams import metrics
 from streams.codecs import Rejected, dead_letter, encode
 from streams.config import WatchfloorConfig
+from streams.replica import CompactedTopicReplica
 from streams.topics import DEADLETTER
-from streams.watchlist_replica import WatchlistReplica
+from streams.watchlist_replica import watchlist_replica
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,9 @@ class Runtime:
         self.app = app
         self.config = config
         self.watchlist_index = WatchlistIndex()
-        self.watchlist = WatchlistReplica(config, self.watchlist_index)
+        self.watchlist = watchlist_replica(config, self.watchlist_index)
+        #: Group-less readers started with the worker (the watchlist first).
+        self.replicas: list[CompactedTopicReplica] = [self.watchlist]
         self.deadletter_topic = app.topic(DEADLETTER, key_serializer="raw", value_serializer="raw")
 
     async def send_dead_letter(self, rejected: Rejected, message: Any, *, part: bool = False) -> None:

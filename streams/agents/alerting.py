@@ -1,56 +1,118 @@
-"""Alerting agent: dedupes candidates into alerts with idempotent ids, publishes to ``alerts``."""
+"""Alerting agent: candidates and operator actions in, alert states out on ``alerts``.
+
+Both topics are keyed by the dedupe key (``rule:subject``) with the same partition count, so
+one stream sees a key's candidates and actions in order and owns its table entry alone.
+"""
 
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 import faust
 
-from schemas.alerts import AlertCandidate
+from schemas.alerts import Alert, AlertAction, AlertCandidate
 from streams import metrics
+from streams.alert_view import OpenAlertsBySite
 from streams.codecs import Rejected, encode, load_json, validate
-from streams.lifecycle import apply_candidate
+from streams.lifecycle import Outcome, apply_action, apply_candidate
+from streams.replica import CompactedTopicReplica
 from streams.runtime import Runtime
-from streams.topics import ALERT_CANDIDATES, ALERT_STATE_TABLE, ALERTS
+from streams.topics import ALERT_ACTIONS, ALERT_CANDIDATES, ALERT_STATE_TABLE, ALERTS
+
+CORRELATED_RULE = "unattended_item"
 
 
 def register(app: faust.App, runtime: Runtime) -> Any:
-    candidates_topic = app.topic(ALERT_CANDIDATES, key_serializer="raw", value_serializer="raw")
+    inputs = app.topic(ALERT_CANDIDATES, ALERT_ACTIONS, key_serializer="raw", value_serializer="raw")
     alerts_topic = app.topic(ALERTS, key_serializer="raw", value_serializer="raw")
-    # Open-alert state per dedupe key: changes rarely, so a changelogged table is affordable.
+    actions_topic = app.topic(ALERT_ACTIONS, key_serializer="raw", value_serializer="raw")
+    # Alert state per dedupe key: changes rarely, so a changelogged table is affordable.
     state_table = app.Table(ALERT_STATE_TABLE, default=None, key_type=str, value_type=dict,
                             partitions=runtime.config.kafka.partitions)
-    cooldown_s = runtime.config.alerting.cooldown_s
+    settings = runtime.config.alerting
     max_bytes = runtime.config.kafka.max_message_bytes
+    open_by_site = OpenAlertsBySite(rules=(CORRELATED_RULE,))
+    alerts_view = CompactedTopicReplica(runtime.config, ALERTS, open_by_site.apply)
+    if settings.correlate_watchlist_with_unattended:
+        runtime.replicas.append(alerts_view)
 
-    @app.agent(candidates_topic, name="alerting")
+    async def publish(outcome: Outcome, key: str) -> None:
+        assert outcome.alert is not None
+        # Publish before recording state: a crash in between republishes the same alert id,
+        # which the compacted topic and the console absorb; the reverse order could lose it.
+        await alerts_topic.send(key=outcome.alert.alert_id.encode(), value=encode(outcome.alert))
+        metrics.MESSAGES_PRODUCED.labels(ALERTS).inc()
+        state_table[key] = outcome.state
+
+    async def correlate(alert: Alert) -> Alert:
+        """A watchlisted vehicle at a site with an open unattended item: escalate and link both."""
+        if alert.rule != "watchlist_hit" or alert.site_id is None:
+            return alert
+        others = [pair for pair in open_by_site.open_at(alert.site_id, CORRELATED_RULE)]
+        if not others:
+            return alert
+        for other_id, other_key in others:
+            link = AlertAction(action_id=f"corr-{uuid.uuid4().hex[:16]}", alert_id=other_id, action="link",
+                               by="correlator", at=time.time(), linked_alert_id=alert.alert_id,
+                               severity="critical", reason=f"watchlisted vehicle {alert.alert_id} at the site")
+            await actions_topic.send(key=other_key.encode(), value=encode(link))
+        metrics.CORRELATIONS.inc(len(others))
+        return alert.model_copy(update={"severity": "critical",
+                                        "linked_alert_ids": [i for i, _ in others]})
+
+    async def on_candidate(candidate: AlertCandidate) -> None:
+        key = candidate.dedupe_key
+        now = time.time()
+        deployment = settings.deployment_at(candidate.site_id, candidate.event_time)
+        outcome = apply_candidate(state_table.get(key), candidate, now, settings.cooldown_s, deployment)
+        if outcome.alert is None:
+            metrics.DUPLICATES_SUPPRESSED.labels(candidate.rule).inc()
+            return
+        if outcome.kind == "new":
+            correlated = await correlate(outcome.alert)
+            if correlated is not outcome.alert:
+                state = dict(outcome.state or {})
+                state["alerts"] = {**state["alerts"], correlated.alert_id: correlated.model_dump(mode="json")}
+                outcome = Outcome(state, correlated, outcome.kind)
+        await publish(outcome, key)
+        assert outcome.alert is not None
+        if outcome.kind == "new":
+            metrics.ALERTS_RAISED.labels(candidate.rule, outcome.alert.severity).inc()
+            metrics.EVENT_TO_ALERT.observe(max(0.0, now - candidate.event_time))
+        else:
+            metrics.ALERT_UPDATES.labels(candidate.rule).inc()
+
+    async def on_action(action: AlertAction, key: str, message: Any) -> None:
+        outcome = apply_action(state_table.get(key), action, time.time())
+        if outcome.kind in ("unknown_alert", "invalid"):
+            await runtime.send_dead_letter(Rejected("unprocessable", outcome.error or outcome.kind), message)
+            return
+        if outcome.alert is None:
+            return  # a replayed action
+        await publish(outcome, key)
+        metrics.ALERT_ACTIONS.labels(action.action).inc()
+        if action.action == "acknowledge":
+            metrics.TIME_TO_ACKNOWLEDGE.observe(max(0.0, action.at - outcome.alert.raised_at))
+
+    @app.agent(inputs, name="alerting")
     async def alerting(stream: faust.StreamT) -> None:
         async for event in stream.events():
             message = event.message
+            topic = message.topic
+            model = AlertCandidate if topic == ALERT_CANDIDATES else AlertAction
             try:
-                candidate = validate(AlertCandidate, load_json(message.value, max_bytes))
+                decoded = validate(model, load_json(message.value, max_bytes))
             except Rejected as rejected:
-                metrics.MESSAGES_CONSUMED.labels(ALERT_CANDIDATES, "deadletter").inc()
+                metrics.MESSAGES_CONSUMED.labels(topic, "deadletter").inc()
                 await runtime.send_dead_letter(rejected, message)
                 continue
-            assert isinstance(candidate, AlertCandidate)
-            metrics.MESSAGES_CONSUMED.labels(ALERT_CANDIDATES, "ok").inc()
-            key = candidate.dedupe_key
-            now = time.time()
-            outcome = apply_candidate(state_table.get(key), candidate, now, cooldown_s)
-            if outcome.alert is None:
-                metrics.DUPLICATES_SUPPRESSED.labels(candidate.rule).inc()
-                continue
-            # Publish before recording state: a crash in between republishes the same alert id,
-            # which the compacted topic and the console absorb; the reverse order could lose it.
-            await alerts_topic.send(key=outcome.alert.alert_id.encode(), value=encode(outcome.alert))
-            metrics.MESSAGES_PRODUCED.labels(ALERTS).inc()
-            state_table[key] = outcome.state
-            if outcome.kind == "new":
-                metrics.ALERTS_RAISED.labels(candidate.rule, candidate.severity).inc()
-                metrics.EVENT_TO_ALERT.observe(max(0.0, now - candidate.event_time))
-            else:
-                metrics.ALERT_UPDATES.labels(candidate.rule).inc()
+            metrics.MESSAGES_CONSUMED.labels(topic, "ok").inc()
+            if isinstance(decoded, AlertCandidate):
+                await on_candidate(decoded)
+            elif isinstance(decoded, AlertAction):
+                key = message.key.decode(errors="replace") if message.key else ""
+                await on_action(decoded, key, message)
 
     return alerting

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from schemas.alerts import AlertCandidate, Evidence, alert_id_for
-from streams.lifecycle import apply_candidate
+import pytest
+
+from schemas.alerts import AlertAction, AlertCandidate, Evidence, alert_id_for
+from streams.lifecycle import apply_action, apply_candidate, current_alert
 
 
 def candidate(read_id: str, t: float, severity: str = "high", subject: str = "AB12CDE") -> AlertCandidate:
@@ -46,3 +48,80 @@ def test_out_of_order_repeat_keeps_latest_last_seen() -> None:
     state = apply_candidate(None, candidate("r1", 100.0), 101.0, 300).state
     late = apply_candidate(state, candidate("r0", 90.0), 102.0, 300)
     assert late.alert is not None and late.alert.last_seen == 100.0 and late.alert.count == 2
+
+
+def action(alert_id: str, kind: str, action_id: str = "a1", **fields: object) -> AlertAction:
+    return AlertAction(action_id=action_id, alert_id=alert_id, action=kind, by="op1", at=500.0,  # type: ignore[arg-type]
+                       **fields)  # type: ignore[arg-type]
+
+
+def raised() -> tuple[dict[str, object], str]:
+    outcome = apply_candidate(None, candidate("r1", 100.0), 101.0, 300)
+    assert outcome.alert is not None and outcome.state is not None
+    return outcome.state, outcome.alert.alert_id
+
+
+@pytest.mark.parametrize(
+    ("steps", "final_status", "error"),
+    [
+        ([("acknowledge", {})], "acknowledged", None),
+        ([("acknowledge", {}), ("resolve", {"reason": "towed"})], "resolved", None),
+        ([("dismiss", {"reason": "false read"})], "dismissed", None),
+        ([("resolve", {})], "new", "resolve needs a reason"),
+        ([("dismiss", {"reason": "x"}), ("acknowledge", {})], "dismissed",
+         "cannot acknowledge an alert that is dismissed"),
+        ([("acknowledge", {}), ("acknowledge", {})], "acknowledged",
+         "cannot acknowledge an alert that is acknowledged"),
+        ([("assign", {})], "new", "assign needs an assignee"),
+    ],
+)
+def test_action_transitions(steps: list[tuple[str, dict[str, object]]], final_status: str, error: str | None) -> None:
+    state, alert_id = raised()
+    last = None
+    for number, (kind, fields) in enumerate(steps):
+        last = apply_action(state, action(alert_id, kind, action_id=f"a{number}", **fields), now=600.0)
+        state = last.state or state
+    assert last is not None
+    assert last.error == error
+    alert = current_alert(state)
+    assert alert is not None and alert.status == final_status
+
+
+def test_actions_record_history_assignee_and_ignore_replays() -> None:
+    state, alert_id = raised()
+    assigned = apply_action(state, action(alert_id, "assign", assignee="op2"), 600.0)
+    assert assigned.alert is not None and assigned.alert.assignee == "op2"
+    assert [(h.by, h.action) for h in assigned.alert.history] == [("op1", "assign")]
+    assert assigned.state is not None
+    replay = apply_action(assigned.state, action(alert_id, "assign", assignee="op2"), 601.0)
+    assert replay.kind == "duplicate" and replay.alert is None
+
+
+def test_action_on_unknown_alert_is_reported() -> None:
+    state, _ = raised()
+    assert apply_action(state, action("al-nope", "acknowledge"), 600.0).kind == "unknown_alert"
+    assert apply_action(None, action("al-nope", "acknowledge"), 600.0).kind == "unknown_alert"
+
+
+def test_action_on_an_older_alert_of_the_same_key_still_applies() -> None:
+    state, first_id = raised()
+    later = apply_candidate(state, candidate("r9", 1000.0), 1001.0, 300)  # after the cooldown: a new alert
+    assert later.state is not None and later.alert is not None and later.alert.alert_id != first_id
+    acted = apply_action(later.state, action(first_id, "acknowledge"), 1002.0)
+    assert acted.alert is not None and acted.alert.alert_id == first_id and acted.alert.status == "acknowledged"
+    assert current_alert(acted.state) is not None
+    assert current_alert(acted.state).alert_id == later.alert.alert_id  # type: ignore[union-attr]
+
+
+def test_deployment_raises_severity_and_names_itself() -> None:
+    outcome = apply_candidate(None, candidate("r1", 100.0, severity="medium"), 101.0, 300,
+                              deployment=("Christmas market", 1))
+    assert outcome.alert is not None
+    assert outcome.alert.severity == "high" and outcome.alert.details["deployment"] == "Christmas market"
+
+
+def test_link_escalates_and_records_the_other_alert() -> None:
+    state, alert_id = raised()
+    linked = apply_action(state, action(alert_id, "link", linked_alert_id="al-x", severity="critical"), 600.0)
+    assert linked.alert is not None
+    assert linked.alert.severity == "critical" and linked.alert.linked_alert_ids == ["al-x"]
