@@ -9,7 +9,7 @@ from typing import Any
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from streams.agents import alerting, anpr
+from streams.agents import alerting, anpr, scene
 from streams.config import WatchfloorConfig
 from streams.kafka import faust_broker_settings
 from streams.runfile import run_dir
@@ -55,6 +55,7 @@ def create_app(config: WatchfloorConfig) -> tuple[faust.App, Runtime]:
     )
     runtime = Runtime(app, config)
     anpr.register(app, runtime)
+    scene.register(app, runtime)
     alerting.register(app, runtime)
 
     @app.task(on_leader=False)

@@ -15,6 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from detectors.scene.config import SceneRulesConfig, ZoneConfig
+
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "demo.yaml"
 
 
@@ -150,6 +152,8 @@ class WatchfloorConfig(Strict):
     alerting: AlertingConfig = AlertingConfig()
     sites: list[Site] = Field(default_factory=list)
     cameras: list[Camera] = Field(default_factory=list)
+    zones: list[ZoneConfig] = Field(default_factory=list, description="Polygons on camera images.")
+    scene: SceneRulesConfig = SceneRulesConfig()
 
     @model_validator(mode="after")
     def _check_references(self) -> WatchfloorConfig:
@@ -162,6 +166,9 @@ class WatchfloorConfig(Strict):
         for index, camera in enumerate(self.cameras):
             if camera.site not in site_ids:
                 raise ValueError(f"cameras.{index}.site: unknown site {camera.site!r} (known: {site_ids})")
+        for index, zone in enumerate(self.zones):
+            if zone.camera_id not in camera_ids:
+                raise ValueError(f"zones.{index}.camera_id: unknown camera {zone.camera_id!r}")
         for index, deployment in enumerate(self.alerting.deployments):
             unknown = [s for s in deployment.sites if s not in site_ids]
             if unknown:

@@ -40,7 +40,7 @@ def load_video_config(path: str | Path | None) -> VideoDetectorsConfig:
     Kept small on purpose: the main config loader will replace it.
     """
     if path is None:
-        return VideoDetectorsConfig()
+        return VideoDetectorsConfig.model_validate({})
     import yaml
 
     try:
@@ -105,7 +105,7 @@ def evaluate_video(
 
     Raises :class:`VideoEvalError` when the file cannot be opened or has no frames.
     """
-    cfg = config or VideoDetectorsConfig()
+    cfg = config or VideoDetectorsConfig.model_validate({})
     if unattended_after is not None:
         cfg = cfg.model_copy(update={"unattended": cfg.unattended.model_copy(
             update={"unattended_after_s": float(unattended_after)})})
@@ -169,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add ``eval video PATH [--config FILE] [--unattended-after S] [--truth FILE] [--json]``.
 
     ``subparsers`` is the CLI's top-level subparsers; an existing ``eval`` command is reused.

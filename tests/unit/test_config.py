@@ -52,7 +52,7 @@ def test_unreadable_files_fail_clearly(tmp_path: Path, content: str, message: st
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not found: .*nope.yaml"):
+    with pytest.raises(ConfigError, match=r"not found: .*nope\.yaml"):
         load_config(tmp_path / "nope.yaml", env={})
 
 

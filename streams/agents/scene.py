@@ -1,0 +1,55 @@
+"""Scene agent: edge-analytics metadata (``camera.detections``) in, alert candidates out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from schemas.alerts import AlertCandidate
+from streams import metrics
+from streams.codecs import Rejected, encode, load_json
+from streams.runtime import Runtime
+from streams.scene_pipeline import ScenePipeline, decode_detections, is_deepstream
+from streams.topics import ALERT_CANDIDATES, CAMERA_DETECTIONS
+
+#: How often frames held back waiting for more DeepStream parts are analysed anyway.
+FLUSH_INTERVAL_S = 1.0
+
+
+def register(app: faust.App, runtime: Runtime) -> Any:
+    detections_topic = app.topic(CAMERA_DETECTIONS, key_serializer="raw", value_serializer="raw")
+    candidates_topic = app.topic(ALERT_CANDIDATES, key_serializer="raw", value_serializer="raw")
+    pipeline = ScenePipeline(runtime.config)
+    max_bytes = runtime.config.kafka.max_message_bytes
+
+    async def emit(candidates: list[AlertCandidate]) -> None:
+        for candidate in candidates:
+            await candidates_topic.send(key=candidate.dedupe_key.encode(), value=encode(candidate))
+        metrics.MESSAGES_PRODUCED.labels(ALERT_CANDIDATES).inc(len(candidates))
+
+    @app.agent(detections_topic, name="scene")
+    async def scene(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            message = event.message
+            try:
+                data = load_json(message.value, max_bytes)
+                frames = decode_detections(data)
+                candidates = pipeline.process(frames, partial=is_deepstream(data))
+            except Rejected as rejected:
+                metrics.MESSAGES_CONSUMED.labels(CAMERA_DETECTIONS, "deadletter").inc()
+                await runtime.send_dead_letter(rejected, message)
+                continue
+            except ValueError as error:  # the analyzer refuses e.g. a non-finite time
+                metrics.MESSAGES_CONSUMED.labels(CAMERA_DETECTIONS, "deadletter").inc()
+                await runtime.send_dead_letter(Rejected("unprocessable", str(error)), message)
+                continue
+            metrics.MESSAGES_CONSUMED.labels(CAMERA_DETECTIONS, "ok").inc()
+            metrics.EVENTS_PROCESSED.labels("detection_frame").inc(len(frames))
+            await emit(candidates)
+
+    @app.timer(FLUSH_INTERVAL_S)
+    async def flush_held_frames() -> None:
+        await emit(pipeline.flush())
+
+    return scene
