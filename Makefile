@@ -30,7 +30,7 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/python -m schemas.generate --check
 
-test: venv lint
+test: venv lint browser
 	$(BIN)/pytest -q -p no:cacheprovider --durations=15
 
 schemas: venv

@@ -67,6 +67,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_topics_create(args: argparse.Namespace) -> int:
+    from streams.topics import topic_specs
+    from streams.worker import ensure_topics_with_retry
+
+    config = _config(args)
+    asyncio.run(ensure_topics_with_retry(config, timeout=args.wait))
+    for spec in topic_specs(config):
+        print(f"{spec.name:<40} partitions={config.kafka.partitions} {spec.configs()}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import run_demo
 
@@ -86,6 +97,23 @@ def cmd_simulate_anpr(args: argparse.Namespace) -> int:
           flush=True)
     sent = asyncio.run(run_anpr_simulation(config, simulator, args.rate, args.batch, args.duration, args.count))
     print(f"sent {sent} reads")
+    return 0
+
+
+def cmd_camera_publish(args: argparse.Namespace) -> int:
+    from streams.camera_publisher import PublishOptions, publish_camera
+
+    options = PublishOptions(camera_id=args.camera_id, source=args.source, fps=args.fps, max_width=args.max_width,
+                             realtime=not args.fast, loop=args.loop, quality=args.quality,
+                             max_frames=args.max_frames)
+    try:
+        sent = asyncio.run(publish_camera(_config(args), options))
+    except KeyboardInterrupt:
+        return 0
+    except FileNotFoundError as error:
+        print(f"watchfloor: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"sent {sent} frames")
     return 0
 
 
@@ -122,6 +150,42 @@ def cmd_watchlist_list(args: argparse.Namespace) -> int:
             print(f"{entry.plate:<10} p{entry.priority} {entry.category:<12} {entry.reason}{flags}")
     if not args.json:
         print(f"{len(entries)} entries", file=sys.stderr)
+    return 0
+
+
+def cmd_watchlist_import(args: argparse.Namespace) -> int:
+    from streams.watchlist_admin import import_csv
+
+    path: Path = args.file
+    if not path.is_file():
+        print(f"watchfloor: no such file: {path}", file=sys.stderr)
+        return EXIT_USAGE
+    total = path.stat().st_size
+
+    def progress(rows: int, position: int) -> None:
+        print(f"\r  {rows:,} rows read ({100 * position / max(total, 1):.0f}%)", end="", file=sys.stderr, flush=True)
+
+    report = asyncio.run(import_csv(_config(args), path, actor=args.by, progress=progress))
+    print(file=sys.stderr)
+    for row in report.rejected[: args.show_rejected]:
+        print(f"  line {row.line}: {row.error}", file=sys.stderr)
+    if len(report.rejected) > args.show_rejected:
+        print(f"  ... and {len(report.rejected) - args.show_rejected} more rejected rows", file=sys.stderr)
+    print(f"imported {report.imported:,} entries, rejected {len(report.rejected):,} rows "
+          f"in {report.seconds:.1f}s")
+    return 1 if report.rejected and not report.imported else 0
+
+
+def cmd_watchlist_export(args: argparse.Namespace) -> int:
+    from streams.watchlist_admin import list_entries, write_csv
+
+    entries = asyncio.run(list_entries(_config(args)))
+    if args.output:
+        with args.output.open("w", newline="", encoding="utf-8") as handle:
+            count = write_csv(entries, handle)
+    else:
+        count = write_csv(entries, sys.stdout)
+    print(f"exported {count} entries", file=sys.stderr)
     return 0
 
 
@@ -176,6 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--web-port", type=int, default=None, help="port for /metrics, /healthz, /readyz")
     worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
 
+    topics = _add(sub, "topics", lambda a: EXIT_USAGE, "Kafka topics.")
+    topics_sub = topics.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = _add(topics_sub, "create", cmd_topics_create,
+                  "Create every watchfloor topic with its partitions, compaction and retention.")
+    create.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the broker (default 120)")
+
     simulate = _add(sub, "simulate", lambda a: EXIT_USAGE, "Publish simulated camera data.")
     simulate_sub = simulate.add_subparsers(dest="what", required=True, metavar="WHAT")
     anpr = _add(simulate_sub, "anpr", cmd_simulate_anpr, "Simulated ANPR plate reads.")
@@ -186,6 +256,19 @@ def build_parser() -> argparse.ArgumentParser:
     anpr.add_argument("--hit-every", type=int, default=50, help="every Nth read is a vehicle of interest")
     anpr.add_argument("--plate", action="append", help="a vehicle of interest (repeatable; default: demo list)")
     anpr.add_argument("--seed", type=int, default=None, help="random seed for a repeatable run")
+
+    camera = _add(sub, "camera", lambda a: EXIT_USAGE, "Camera feeds.")
+    camera_sub = camera.add_subparsers(dest="action", required=True, metavar="ACTION")
+    publish = _add(camera_sub, "publish", cmd_camera_publish,
+                   "Publish a camera (file, RTSP/HTTP URL or device index) to camera.frames.")
+    publish.add_argument("--camera-id", required=True)
+    publish.add_argument("--source", required=True, help="file path, rtsp://... or http://... URL, or device index")
+    publish.add_argument("--fps", type=float, default=5.0, help="frames per second to publish (default 5)")
+    publish.add_argument("--max-width", type=int, default=640, help="scale down wider frames (0: never)")
+    publish.add_argument("--fast", action="store_true", help="files: send as fast as possible, not in real time")
+    publish.add_argument("--loop", action="store_true", help="files: start again at the end")
+    publish.add_argument("--quality", type=int, default=80, help="JPEG quality (default 80)")
+    publish.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
 
     watchlist = _add(sub, "watchlist", lambda a: EXIT_USAGE, "Manage the watchlist (hotlist).")
     wl_sub = watchlist.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -204,6 +287,14 @@ def build_parser() -> argparse.ArgumentParser:
     listing = _add(wl_sub, "list", cmd_watchlist_list, "List the current watchlist.")
     listing.add_argument("--json", action="store_true", help="one JSON entry per line")
 
+    importing = _add(wl_sub, "import", cmd_watchlist_import,
+                     "Import a CSV (header: plate,reason[,category,priority,expires_at,covert,source]).")
+    importing.add_argument("file", type=Path)
+    importing.add_argument("--by", default=os.environ.get("USER", "cli"), help="who is importing (audited)")
+    importing.add_argument("--show-rejected", type=int, default=20, help="rejected rows to print (default 20)")
+    exporting = _add(wl_sub, "export", cmd_watchlist_export, "Export the watchlist as CSV (re-importable).")
+    exporting.add_argument("-o", "--output", type=Path, default=None, help="file (default: standard output)")
+
     alerts = _add(sub, "alerts", lambda a: EXIT_USAGE, "Work with alerts.")
     alerts_sub = alerts.add_subparsers(dest="action", required=True, metavar="ACTION")
     tail = _add(alerts_sub, "tail", cmd_alerts_tail, "Print alerts as they are raised.")
@@ -212,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--timeout", type=float, default=None, help="exit after S seconds")
     tail.add_argument("--new-only", action="store_true", help="skip alerts raised before now")
 
+    from streams.console.app import register as register_console
+
+    register_console(sub)
     _register_optional(sub)
     return parser
 

@@ -16,6 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from detectors.scene.config import SceneRulesConfig, ZoneConfig
+from detectors.video.config import VideoDetectorsConfig
+from streams.console.config import ConsoleConfig
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "demo.yaml"
 
@@ -83,16 +85,31 @@ class PrivacyConfig(Strict):
         default="WATCHFLOOR_PLATE_HASH_KEY", description="Env var with the key for plate hashes in logs."
     )
     plate_hash_key_file: Path | None = None
+    require_plate_hash_key: bool = Field(
+        default=False, description="Refuse to start without a real key (set in production; the demo uses a fixed one)."
+    )
     nonhit_retention_s: float = Field(
         default=3600.0, gt=0, le=90 * 86400, description="How long reads that hit nothing are kept."
     )
 
     def plate_hash_key(self) -> bytes:
         if self.plate_hash_key_file:
-            return self.plate_hash_key_file.read_bytes().strip()
-        value = os.environ.get(self.plate_hash_key_env)
-        # Why a fallback: a demo must start with no setup; production sets the env var.
-        return (value or "watchfloor-demo-key-change-me").encode()
+            try:
+                key = self.plate_hash_key_file.read_bytes().strip()
+            except OSError as error:
+                raise ConfigError(
+                    f"privacy.plate_hash_key_file: cannot read {self.plate_hash_key_file}: {error}"
+                ) from None
+            if not key:
+                raise ConfigError(f"privacy.plate_hash_key_file: {self.plate_hash_key_file} is empty")
+            return key
+        value = os.environ.get(self.plate_hash_key_env, "").strip()
+        if value:
+            return value.encode()
+        if self.require_plate_hash_key:
+            raise ConfigError(f"privacy: no plate hash key: set {self.plate_hash_key_env} or plate_hash_key_file")
+        # Why a fallback: a demo must start with no setup; production sets require_plate_hash_key.
+        return b"watchfloor-demo-key-change-me"
 
 
 class Deployment(Strict):
@@ -134,6 +151,14 @@ class AlertingConfig(Strict):
         return None
 
 
+class SnapshotConfig(Strict):
+    dir: Path | None = Field(
+        default=None,
+        description="Where alarm snapshots (JPEG) are written and the console serves them from; shared "
+        "by workers and consoles (a volume in production). Default ~/.watchfloor/snapshots.",
+    )
+
+
 class WorkerConfig(Strict):
     web_port: int = Field(default=6066, ge=0, le=65535, description="Metrics/health port; 0 picks a free one.")
     web_host: str = "127.0.0.1"
@@ -154,6 +179,9 @@ class WatchfloorConfig(Strict):
     cameras: list[Camera] = Field(default_factory=list)
     zones: list[ZoneConfig] = Field(default_factory=list, description="Polygons on camera images.")
     scene: SceneRulesConfig = SceneRulesConfig()
+    video: VideoDetectorsConfig = Field(default_factory=lambda: VideoDetectorsConfig.model_validate({}))
+    snapshots: SnapshotConfig = SnapshotConfig()
+    console: ConsoleConfig = ConsoleConfig()
 
     @model_validator(mode="after")
     def _check_references(self) -> WatchfloorConfig:
@@ -192,6 +220,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "WATCHFLOOR_WEB_PORT": ("worker", "web_port"),
     "WATCHFLOOR_WEB_HOST": ("worker", "web_host"),
     "WATCHFLOOR_PLATE_HASH_KEY_FILE": ("privacy", "plate_hash_key_file"),
+    "WATCHFLOOR_SNAPSHOT_DIR": ("snapshots", "dir"),
     "WATCHFLOOR_STORE": ("worker", "store"),
 }
 

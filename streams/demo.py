@@ -84,10 +84,17 @@ def run_demo(config: WatchfloorConfig, config_path: Path | None, rate: float, du
         simulator = spawn(["simulate", "anpr", "--rate", str(rate), "--hit-every", "40"],
                           logs / "simulator.log", env)
         children.append(simulator)
+        console_port = config.console.port if port_is_free(config.console.port) else find_free_port()
+        console = spawn(["console", "--host", "127.0.0.1", "--port", str(console_port)], logs / "console.log", env)
+        children.append(console)
+        console_url = f"http://127.0.0.1:{console_port}/"
         write_run_file(bootstrap=broker.bootstrap, broker_pid=broker.pid, worker_pid=worker.pid,
-                       simulator_pid=simulator.pid, metrics_url=f"http://127.0.0.1:{web_port}/metrics")
+                       simulator_pid=simulator.pid, console_pid=console.pid, console_url=console_url,
+                       metrics_url=f"http://127.0.0.1:{web_port}/metrics")
+        logins = ", ".join(f"{u.username}/{u.username}" for u in config.console.users)
         print(f"""
 watchfloor demo is running
+  console           {console_url}  (demo logins: {logins or "none configured"})
   Kafka (embedded)  {broker.bootstrap}
   worker metrics    http://127.0.0.1:{web_port}/metrics
   logs              {logs}

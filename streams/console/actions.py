@@ -10,11 +10,12 @@ import asyncio
 import logging
 import time
 import uuid
+from typing import Literal
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from schemas.alerts import ActionKind, Alert, AlertAction
+from schemas.alerts import Alert, AlertAction
 from schemas.audit import AuditRecord
 from streams.codecs import encode
 from streams.config import WatchfloorConfig
@@ -25,6 +26,8 @@ from streams.topics import ALERT_ACTIONS, AUDIT
 log = logging.getLogger(__name__)
 
 CLOSED_STATUSES = ("resolved", "dismissed")
+#: What people may do from the console (``link`` is the correlation engine's, not an operator's).
+OperatorAction = Literal["acknowledge", "assign", "resolve", "dismiss", "comment"]
 
 
 class ActionRejected(ValueError):
@@ -35,7 +38,7 @@ class ActionRejected(ValueError):
         self.status = status
 
 
-def build_action(alert: Alert, principal: Principal, action: ActionKind, assignee: str | None,
+def build_action(alert: Alert, principal: Principal, action: OperatorAction, assignee: str | None,
                  reason: str | None, now: float | None = None) -> AlertAction:
     """Validate an operator's request against the alert's state and build the wire record."""
     reason = (reason or "").strip() or None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -20,15 +19,16 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from schemas.alerts import ActionKind, Alert
+from schemas.alerts import Alert
 from schemas.watchlist import WatchlistEntry
 from streams.codecs import describe_validation_error
 from streams.config import WatchfloorConfig
-from streams.console.actions import ActionPublisher, ActionRejected, build_action
+from streams.console.actions import ActionPublisher, ActionRejected, OperatorAction, build_action
 from streams.console.auth import SESSION_COOKIE, Authenticator, Principal
 from streams.console.config import ConsoleConfig, Role
 from streams.console.materialiser import AlertFilter, AlertView, Materialiser
 from streams.console.metrics import ConsoleMetrics
+from streams.snapshots import SNAPSHOT_TYPES, resolve_snapshot, snapshot_dir
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,6 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: Session-authenticated POST/DELETE must carry this header: a cross-site form cannot set it.
 CSRF_HEADER = "X-Watchfloor-CSRF"
-SNAPSHOT_REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,255}$")
-SNAPSHOT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 SSE_HEARTBEAT_S = 15.0
 
 # Keys for app state (typed, as aiohttp recommends).
@@ -49,7 +47,7 @@ MATERIALISER = web.AppKey("materialiser", Materialiser)
 PUBLISHER = web.AppKey("publisher", ActionPublisher)
 METRICS = web.AppKey("metrics", ConsoleMetrics)
 STOPPING = web.AppKey("stopping", asyncio.Event)
-PRINCIPAL = "principal"
+PRINCIPAL = web.RequestKey("principal", Principal)
 
 ROUTES: list[tuple[str, str, Handler]] = []
 
@@ -70,7 +68,7 @@ class ActionRequest(BaseModel):
     """An operator action on an alert. ``resolve``, ``dismiss`` and ``comment`` need a reason."""
 
     model_config = ConfigDict(extra="forbid")
-    action: ActionKind
+    action: OperatorAction
     assignee: str | None = Field(default=None, max_length=64, description="For `assign`.")
     reason: str | None = Field(default=None, max_length=1000)
 
@@ -78,7 +76,7 @@ class ActionRequest(BaseModel):
 class ActionAccepted(BaseModel):
     action_id: str
     alert_id: str
-    action: ActionKind
+    action: OperatorAction
     status: Literal["published"] = "published"
 
 
@@ -128,7 +126,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     principal = principal_of(request)
     if principal is None:
-        if resource_handler.is_page:
+        if getattr(resource_handler, "is_page", False):
             raise web.HTTPFound("/login?next=" + request.path)
         raise web.HTTPUnauthorized(text=json.dumps({"error": "login or a bearer token required"}),
                                    content_type="application/json",
@@ -303,7 +301,7 @@ async def act(request: web.Request) -> web.Response:
         raise _error(503, "Kafka is not reachable; the action was not recorded, try again") from None
     request.app[METRICS].actions.labels(action.action).inc()
     log.info("action %s %s on %s by %s", action.action_id, action.action, alert.alert_id, principal.username)
-    accepted = ActionAccepted(action_id=action.action_id, alert_id=alert.alert_id, action=action.action)
+    accepted = ActionAccepted(action_id=action.action_id, alert_id=alert.alert_id, action=body.action)
     return web.json_response(accepted.model_dump(), status=202)
 
 
@@ -316,29 +314,12 @@ async def snapshot(request: web.Request) -> web.FileResponse:
         evidence = alert.evidence[int(request.match_info["index"])]
     except (ValueError, IndexError):
         raise _error(404, "no such evidence") from None
-    path = snapshot_path(request.app[CONSOLE].snapshot_dir, evidence.snapshot_ref)
+    path = resolve_snapshot(snapshot_dir(request.app[CONFIG]), evidence.snapshot_ref)
     if path is None:
         raise _error(404, "no snapshot")
     return web.FileResponse(path, headers={"Content-Type": SNAPSHOT_TYPES[path.suffix.lower()],
                                            "Cache-Control": "private, max-age=3600",
                                            "X-Content-Type-Options": "nosniff"})
-
-
-def snapshot_path(root: Path | None, ref: str | None) -> Path | None:
-    """The file a snapshot_ref names inside ``root``, or None if it is absent or points outside.
-
-    >>> snapshot_path(Path("/tmp"), "../etc/passwd") is None
-    True
-    """
-    if root is None or not ref or not SNAPSHOT_REF.match(ref) or ".." in ref.split("/"):
-        return None
-    if Path(ref).suffix.lower() not in SNAPSHOT_TYPES:
-        return None
-    base = root.resolve()
-    path = (base / ref).resolve()  # resolve() follows symlinks: a link out of the directory is refused
-    if not path.is_relative_to(base) or not path.is_file():
-        return None
-    return path
 
 
 @route("GET", "/api/alerts/stream", "viewer")

@@ -5,7 +5,6 @@ Embedded in ``WatchfloorConfig`` as ``console``; validated strictly like the res
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -47,8 +46,6 @@ class ConsoleConfig(BaseModel):
     session_ttl_s: float = Field(default=12 * 3600.0, gt=0, le=7 * 86400, description="Session lifetime.")
     secure_cookies: bool = Field(default=False, description="Mark cookies Secure (set when served over HTTPS).")
     users: list[ConsoleUser] = Field(default_factory=list)
-    snapshot_dir: Path | None = Field(
-        default=None, description="Directory holding evidence snapshots; snapshot_ref names a file in it.")
     max_alerts_listed: int = Field(default=500, ge=1, le=100_000, description="Cap on alerts per list response.")
     sse_queue: int = Field(default=2000, ge=10, le=1_000_000,
                            description="Updates buffered per live client before it is dropped (it reconnects).")

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -53,12 +54,14 @@ def test_demo_shows_alerts_within_a_minute_and_stops_cleanly(tmp_path: Path) -> 
         alert = json.loads(tail.stdout.decode().splitlines()[0])
         assert alert["rule"] == "watchlist_hit" and alert["evidence"]
         assert time.monotonic() - started < 60
+        with urllib.request.urlopen(info["console_url"] + "healthz", timeout=10) as response:
+            assert response.status == 200  # the console the demo printed is up
 
         demo.send_signal(signal.SIGINT)  # Ctrl-C
         output, _ = demo.communicate(timeout=60)
         assert demo.returncode == 0, output.decode()[-2000:]
         assert b"Watchlisted vehicle" in output  # alerts were shown in the demo's own terminal
-        pids = {info[k] for k in ("pid", "broker_pid", "worker_pid", "simulator_pid")}
+        pids = {info[k] for k in ("pid", "broker_pid", "worker_pid", "simulator_pid", "console_pid")}
         time.sleep(0.5)
         assert [p for p in pids if alive(p)] == [], "processes left behind after Ctrl-C"
         assert not run_file.exists()
