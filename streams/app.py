@@ -9,7 +9,8 @@ from typing import Any
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from streams.agents import alerting, anpr, scene
+from streams import metrics
+from streams.agents import alerting, anpr, scene, video
 from streams.config import WatchfloorConfig
 from streams.kafka import faust_broker_settings
 from streams.runfile import run_dir
@@ -17,6 +18,9 @@ from streams.runtime import Runtime
 from streams.topics import APP_ID
 
 log = logging.getLogger(__name__)
+
+#: How often consumer lag and readiness are refreshed for /metrics.
+LAG_INTERVAL_S = 5.0
 
 
 def data_dir(config: WatchfloorConfig) -> Path:
@@ -56,12 +60,38 @@ def create_app(config: WatchfloorConfig) -> tuple[faust.App, Runtime]:
     runtime = Runtime(app, config)
     anpr.register(app, runtime)
     scene.register(app, runtime)
+    video.register(app, runtime)
     alerting.register(app, runtime)
 
     @app.task(on_leader=False)
     async def start_replicas() -> None:
         for replica in runtime.replicas:
             replica.start()
+
+    reported_lag: set[tuple[str, int]] = set()
+
+    def is_ready() -> tuple[bool, int]:
+        assigned = len(app.consumer.assignment()) if app.consumer else 0
+        return runtime.watchlist.ready.is_set() and assigned > 0, assigned
+
+    @app.timer(LAG_INTERVAL_S)
+    async def report_consumer_state() -> None:
+        ready, assigned = is_ready()
+        metrics.WORKER_READY.set(1 if ready else 0)
+        metrics.ASSIGNED_PARTITIONS.set(assigned)
+        partitions = [tp for tp in app.consumer.assignment() if not tp.topic.endswith("-changelog")]
+        current: set[tuple[str, int]] = set()
+        if partitions:
+            highwaters = await app.consumer.highwaters(*partitions)
+            for tp in partitions:
+                position = await app.consumer.position(tp)
+                if position is not None and tp in highwaters:
+                    metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwaters[tp] - position))
+                    current.add((tp.topic, tp.partition))
+        for topic, partition in reported_lag - current:  # revoked: stale lag would keep alerts firing
+            metrics.CONSUMER_LAG.remove(topic, str(partition))
+        reported_lag.clear()
+        reported_lag.update(current)
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
@@ -75,8 +105,7 @@ def create_app(config: WatchfloorConfig) -> tuple[faust.App, Runtime]:
     @app.page("/readyz")
     async def readyz(web: Any, request: Any) -> Any:
         # Ready = watchlist loaded and partitions assigned: reads would now be matched.
-        assigned = len(app.consumer.assignment()) if app.consumer else 0
-        ready = runtime.watchlist.ready.is_set() and assigned > 0
+        ready, assigned = is_ready()
         return web.json({"ready": ready, "watchlist_entries": len(runtime.watchlist_index),
                          "assigned_partitions": assigned}, status=200 if ready else 503)
 

@@ -31,3 +31,14 @@ TIME_TO_ACKNOWLEDGE = Histogram(
     buckets=(5, 15, 30, 60, 120, 300, 600, 1800, 3600),
 )
 CORRELATIONS = Counter("watchfloor_alert_correlations_total", "Alerts linked by correlation rules.")
+DETECTOR_SECONDS = Histogram(
+    "watchfloor_detector_seconds", "Time spent in detectors per message, by detector.", ["detector"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+)
+CAMERA_FRAMES = Counter("watchfloor_camera_frames_total", "Frames analysed, by camera.", ["camera"])
+CAMERA_LAST_FRAME = Gauge("watchfloor_camera_last_frame_timestamp_seconds",
+                          "Event time of the latest frame analysed, by camera (feed age = now - this).", ["camera"])
+CONSUMER_LAG = Gauge("watchfloor_consumer_lag", "End offset minus this worker's position, per assigned partition.",
+                     ["topic", "partition"])
+WORKER_READY = Gauge("watchfloor_worker_ready", "1 when /readyz answers 200 (watchlist loaded, partitions assigned).")
+ASSIGNED_PARTITIONS = Gauge("watchfloor_assigned_partitions", "Partitions assigned to this worker.")

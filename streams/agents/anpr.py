@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import faust
@@ -34,7 +35,9 @@ def register(app: faust.App, runtime: Runtime) -> Any:
             metrics.MESSAGES_CONSUMED.labels(ANPR_READS, "ok").inc()
             for _, rejected_part in rejected_parts:
                 await runtime.send_dead_letter(rejected_part, message, part=True)
+            started = time.perf_counter()
             candidates, unusable = pipeline.process(reads)
+            metrics.DETECTOR_SECONDS.labels("plates").observe(time.perf_counter() - started)
             for read, reason in unusable:
                 await runtime.send_dead_letter(
                     Rejected("schema_violation", f"read {read.read_id}: plate: {reason}"), message, part=True)

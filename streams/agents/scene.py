@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import faust
@@ -35,7 +36,9 @@ def register(app: faust.App, runtime: Runtime) -> Any:
             try:
                 data = load_json(message.value, max_bytes)
                 frames = decode_detections(data)
+                started = time.perf_counter()
                 candidates = pipeline.process(frames, partial=is_deepstream(data))
+                metrics.DETECTOR_SECONDS.labels("scene").observe(time.perf_counter() - started)
             except Rejected as rejected:
                 metrics.MESSAGES_CONSUMED.labels(CAMERA_DETECTIONS, "deadletter").inc()
                 await runtime.send_dead_letter(rejected, message)

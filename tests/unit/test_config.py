@@ -61,3 +61,13 @@ def test_sasl_password_comes_from_env_never_the_file() -> None:
                                                    "username": "wf", "password_env": "WF_PW"}}}, env={})
     with pytest.raises(ConfigError, match="WF_PW is not set"):
         config.kafka.security.password()
+
+
+def test_production_refuses_to_run_without_a_plate_hash_key(tmp_path: Path) -> None:
+    required = parse_config({"privacy": {"require_plate_hash_key": True}}, env={})
+    with pytest.raises(ConfigError, match="no plate hash key"):
+        required.privacy.plate_hash_key()
+    empty = tmp_path / "key"
+    empty.write_text("\n")
+    with pytest.raises(ConfigError, match="is empty"):
+        parse_config({"privacy": {"plate_hash_key_file": str(empty)}}, env={}).privacy.plate_hash_key()
