@@ -312,10 +312,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_optional(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Commands that live in their own modules register themselves."""
-    import importlib.util
-
-    if importlib.util.find_spec("streams.eval_video") is None:  # TEMP until the video work lands
-        return
     from streams import eval_video
 
     evaluate = _add(sub, "eval", lambda a: EXIT_USAGE, "Offline evaluation without Kafka.")

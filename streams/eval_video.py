@@ -138,6 +138,8 @@ def evaluate_video(
                 next_report += 0.05
     finally:
         cap.release()
+    if progress is not None and i:
+        progress(i, max(total, i), i / max(1e-9, time.perf_counter() - start))
     if i == 0:
         raise VideoEvalError(f"no decodable frames in video file: {path}")
     result: dict[str, Any] = {"fps": round(fps, 3), "frames": i, "alarms": alarms, "clears": clears}
@@ -172,14 +174,18 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add ``eval video PATH [--config FILE] [--unattended-after S] [--truth FILE] [--json]``.
 
-    ``subparsers`` is the CLI's top-level subparsers; an existing ``eval`` command is reused.
+    ``subparsers`` is either the ``eval`` command's own subparsers (``video`` is added to it) or
+    the CLI's top-level subparsers (``eval`` is created, or reused if present, with ``video`` under it).
     """
-    ev = subparsers.choices.get("eval")
-    if ev is None:
-        ev = subparsers.add_parser("eval", help="offline evaluation of detectors")
-    inner = next((a for a in ev._actions if isinstance(a, argparse._SubParsersAction)), None)
-    if inner is None:
-        inner = ev.add_subparsers(dest="eval_command", required=True)
+    inner: argparse._SubParsersAction[argparse.ArgumentParser]
+    if subparsers._prog_prefix.split()[-1:] == ["eval"]:
+        inner = subparsers
+    else:
+        ev = subparsers.choices.get("eval")
+        if ev is None:
+            ev = subparsers.add_parser("eval", help="offline evaluation of detectors")
+        found = next((a for a in ev._actions if isinstance(a, argparse._SubParsersAction)), None)
+        inner = found if found is not None else ev.add_subparsers(dest="eval_command", required=True)
     p: argparse.ArgumentParser = inner.add_parser("video", help="run the video detectors over a file")
     p.add_argument("path", help="video file (anything OpenCV/FFmpeg reads)")
     p.add_argument("--config", help="YAML config file; its video: section is used")
@@ -187,7 +193,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="override unattended.unattended_after_s")
     p.add_argument("--truth", help="JSON truth file (see docs/video.md) to score against")
     p.add_argument("--json", action="store_true", help="compact one-line JSON")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, handler=run)  # "handler" is what streams.cli dispatches on
     return p
 
 
