@@ -11,7 +11,7 @@ from schemas.base import WireModel
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 AlertStatus = Literal["new", "acknowledged", "resolved", "dismissed"]
-ActionKind = Literal["acknowledge", "assign", "resolve", "dismiss", "comment", "link"]
+ActionKind = Literal["acknowledge", "assign", "resolve", "dismiss", "comment", "link", "clear"]
 
 
 def alert_id_for(rule: str, subject: str, first_evidence_id: str) -> str:

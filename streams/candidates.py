@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from detectors.findings import Finding
-from schemas.alerts import AlertCandidate, Evidence, alert_id_for
+from schemas.alerts import AlertAction, AlertCandidate, Evidence, alert_id_for
+
+CLEARED_SUFFIX = "_cleared"
 
 TITLES = {
     "watchlist_hit": "Watchlisted vehicle",
@@ -41,3 +43,17 @@ def candidate_from_finding(finding: Finding, evidence: Sequence[Evidence], *, ti
         details=dict(finding.details),
         restricted=restricted,
     )
+
+
+def clearance_from_finding(finding: Finding) -> tuple[bytes, AlertAction]:
+    """A ``<rule>_cleared`` finding becomes a ``clear`` action on the alert it ends.
+
+    The detector gives the clearance the same first evidence as the alarm, so the alarm's id
+    (and its dedupe key, the Kafka key of ``alerts.actions``) can be derived here.
+    """
+    rule = finding.rule.removesuffix(CLEARED_SUFFIX)
+    alert_id = alert_id_for(rule, finding.subject, finding.first_evidence_id)
+    action = AlertAction(action_id=f"clear-{alert_id}-{finding.evidence_ids[-1]}"[:64], alert_id=alert_id,
+                         action="clear", by="detector", at=finding.event_time,
+                         reason=f"{TITLES.get(rule, rule)}: condition ended")
+    return f"{rule}:{finding.subject}".encode(), action

@@ -32,6 +32,8 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "dismiss": (OPEN_STATUSES, "dismissed"),
     "comment": (("new", "acknowledged", "resolved", "dismissed"), None),
     "link": (("new", "acknowledged", "resolved", "dismissed"), None),
+    # A detector saw the condition end (item removed, camera uncovered); operators still close it.
+    "clear": (("new", "acknowledged", "resolved", "dismissed"), None),
 }
 
 
@@ -151,6 +153,9 @@ def apply_action(state: dict[str, Any] | None, action: AlertAction, now: float) 
         if action.severity:
             update["severity"] = higher(alert.severity, action.severity)
         note = note or f"linked to {action.linked_alert_id}"
+    if action.action == "clear":
+        update["details"] = {**alert.details, "cleared": True, "cleared_at": action.at}
+        note = note or "condition cleared"
     entry = AlertHistoryEntry(at=action.at, by=action.by, action=action.action, note=note,
                               action_id=action.action_id)
     update["history"] = [*alert.history, entry]

@@ -45,7 +45,9 @@ class WorkerProcess:
         self.web_port = find_free_port()
         self.log_path = log_path
         self.config = config
+        self.snapshot_dir = log_path.parent / "snapshots"
         self.env = {**os.environ, "WATCHFLOOR_BOOTSTRAP": bootstrap, "WATCHFLOOR_CONFIG": str(config),
+                    "WATCHFLOOR_SNAPSHOT_DIR": str(self.snapshot_dir), "WATCHFLOOR_RUN_DIR": str(log_path.parent),
                     "PYTHONUNBUFFERED": "1", **(extra_env or {})}
         self.process: subprocess.Popen[bytes] | None = None
 

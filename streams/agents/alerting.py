@@ -29,8 +29,8 @@ def register(app: faust.App, runtime: Runtime) -> Any:
     alerts_topic = app.topic(ALERTS, key_serializer="raw", value_serializer="raw")
     actions_topic = app.topic(ALERT_ACTIONS, key_serializer="raw", value_serializer="raw")
     # Alert state per dedupe key: changes rarely, so a changelogged table is affordable.
-    state_table = app.Table(ALERT_STATE_TABLE, default=None, key_type=str, value_type=dict,
-                            partitions=runtime.config.kafka.partitions)
+    # No value_type: JSON values as they are (with value_type=dict, recovery calls dict.from_data()).
+    state_table = app.Table(ALERT_STATE_TABLE, default=None, key_type=str, partitions=runtime.config.kafka.partitions)
     settings = runtime.config.alerting
     max_bytes = runtime.config.kafka.max_message_bytes
     open_by_site = OpenAlertsBySite(rules=(CORRELATED_RULE,))
