@@ -130,8 +130,8 @@ class CirclingConfig(_Strict):
         default=60.0,
         ge=0,
         le=3600,
-        description="Reads at the same site closer together than this are one pass (e.g. entry and exit "
-        "cameras of one drive-by).",
+        description="Reads at the site within this many seconds of a pass's first read belong to that "
+        "pass (e.g. the entry and exit cameras of one drive-by).",
     )
     sites: dict[str, CirclingSite] = Field(
         default_factory=dict, description="Overrides by site id, e.g. a busy car park needs more passes."
@@ -160,7 +160,13 @@ class ConvoyConfig(_Strict):
     window_s: float = Field(
         default=1800.0, gt=0, le=86400, description="All those co-occurrences within this event-time window."
     )
-    min_plates: int = Field(default=2, ge=2, le=10, description="Plates in the group (2 = pairs).")
+    min_plates: int = Field(
+        default=2,
+        ge=2,
+        le=2,
+        description="Plates in the group. Only pairs (2) are detected today; a larger convoy shows up as "
+        "one finding per pair, which the alert correlator can merge.",
+    )
     max_partners_per_read: int = Field(
         default=16,
         ge=1,

@@ -3,7 +3,7 @@
 How a read is matched (see ``docs/anpr.md``):
 
 1. Every listed plate is stored under its *canonical key*: each OCR equivalence class
-   (``0/O/D/Q``, ``1/I/L``, ...) collapsed to one character. ``AB12CDE`` -> ``A8125C0E``-style keys.
+   (``0/O/D/Q``, ``1/I/L``, ...) collapsed to one character. ``AB12CDE`` -> ``A812C0E``.
 2. A read is collapsed the same way and looked up with one dict probe. Candidates under that key
    differ from the read only inside equivalence classes; the match is accepted when at most
    ``max_equivalent_substitutions`` positions differ (``exact`` when none do, else ``equivalent``).
@@ -14,7 +14,7 @@ How a read is matched (see ``docs/anpr.md``):
    character at each position), so the index holds exactly one key per entry.
 
 Entries are stored column-wise (a list of plates plus compact arrays and an interned string pool)
-rather than as one Python object per entry: ~1M entries fit in ~200 MB. ``WatchlistEntry`` objects
+rather than as one Python object per entry: 1M entries take ~230 MB. ``WatchlistEntry`` objects
 are rebuilt only for ``get`` and for matches.
 
 >>> from detectors.plates.config import MatchingConfig
@@ -32,13 +32,12 @@ from __future__ import annotations
 import gc
 import math
 from array import array
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from detectors.plates.config import MatchingConfig
-from detectors.plates.normalise import normalise_plate
+from detectors.plates.normalise import MAX_PLATE_LEN, normalise_plate
 
 MatchKind = Literal["exact", "equivalent", "fuzzy"]
 _NO_EXPIRY = math.inf
@@ -124,7 +123,8 @@ class WatchlistIndex:
         self._alphabet: tuple[bytes, ...] = tuple(ch.encode() for ch in sorted(alphabet))
         # key -> slot, or list of slots when several listed plates share a canonical key (rare).
         self._by_key: dict[bytes, int | list[int]] = {}
-        self._key_lengths: Counter[int] = Counter()
+        # Entries per key length (index = length), so fuzzy lookups skip lengths nobody has.
+        self._key_lengths = [0] * (MAX_PLATE_LEN + 2)
         # Columns, one row per slot. Freed slots are reused.
         self._plates: list[str | None] = []
         self._expires = array("d")
@@ -174,11 +174,11 @@ class WatchlistIndex:
         return plate.encode().translate(self._canon)
 
     def _intern(self, text: str) -> int:
-        sid = self._string_ids.get(text)
-        if sid is None:
-            sid = len(self._strings)
+        # setdefault: one dict operation for the common case of an already-seen string.
+        n = len(self._strings)
+        sid = self._string_ids.setdefault(text, n)
+        if sid == n:
             self._strings.append(text)
-            self._string_ids[text] = sid
         return sid
 
     def add(self, entry: EntryLike) -> None:
@@ -235,8 +235,11 @@ class WatchlistIndex:
         self._added_by[slot] = intern(entry.added_by)
 
     def remove(self, plate: str) -> bool:
-        """Remove a listed plate; return whether it was listed."""
-        plate = normalise_plate(plate)
+        """Remove a listed plate; return whether it was listed (text that is no plate never is)."""
+        try:
+            plate = normalise_plate(plate)
+        except ValueError:
+            return False
         key = plate.encode().translate(self._canon)
         ref = self._by_key.get(key)
         if ref is None:
@@ -408,7 +411,7 @@ class WatchlistIndex:
                 )
                 if m is not None:
                     found.append(m)
-        if self._key_lengths[n + 1] > 0:
+        if n + 1 < len(self._key_lengths) and self._key_lengths[n + 1] > 0:
             # Read dropped a character: insert each canonical character at each position. Inserting
             # the character already at i-1 gives the same key as inserting it at i-1, so skip it.
             missing: dict[bytes, int] = {}

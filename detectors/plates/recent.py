@@ -1,0 +1,163 @@
+"""Recent reads, shared by the plate rules: one store, one dedupe, one pruning queue per read.
+
+The three rules all need "the recent reads of this plate"; the convoy rule also needs "the
+reads at this camera in the last few seconds". Keeping that once (instead of once per rule)
+is what makes all rules together cost a few microseconds per read.
+
+Retention: a read stays until it falls ``horizon_s`` behind the newest event time seen (the
+watermark), where ``horizon_s`` is the longest rule window plus the allowed lateness, which
+``PlatesConfig`` keeps within ``retention.non_hit_read_retention_s``.
+
+>>> from detectors.plates.sighting import Sighting
+>>> store = RecentReads(horizon_s=600.0)
+>>> [s.read_id for s in store.add(Sighting("r1", "AB12CDE", "c1", "s1", 0, 0, 1000.0, 0.9))]
+['r1']
+>>> store.add(Sighting("r1", "AB12CDE", "c1", "s1", 0, 0, 1000.0, 0.9)) is None  # duplicate
+True
+>>> [s.read_id for s in store.add(Sighting("r0", "AB12CDE", "c2", "s1", 0, 0, 900.0, 0.9))]  # late: sorted in
+['r0', 'r1']
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right, insort
+from collections import deque
+
+from detectors.plates.sighting import Sighting
+
+
+def _t(s: Sighting) -> float:
+    return s.t
+
+
+class _CameraRecent:
+    __slots__ = ("plates", "times")
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.plates: list[str] = []  # parallel to times
+
+
+class RecentReads:
+    """Recent sightings by plate (sorted by event time) and, optionally, by camera.
+
+    ``camera_horizon_s`` (None = not kept) is how much history the per-camera index keeps; the
+    convoy rule needs ``max_gap_s`` plus lateness.
+    """
+
+    def __init__(self, horizon_s: float, camera_horizon_s: float | None = None) -> None:
+        self.horizon_s = horizon_s
+        self.camera_horizon_s = camera_horizon_s
+        self.watermark = -math.inf
+        self._by_plate: dict[str, list[Sighting]] = {}
+        self._cameras: dict[str, _CameraRecent] = {}
+        self._queue: deque[tuple[float, str]] = deque()
+        self._last_sweep = -math.inf
+        self.dropped_late = 0
+        self.duplicates = 0
+
+    def __len__(self) -> int:
+        """Reads currently held."""
+        return len(self._queue)
+
+    @property
+    def plates(self) -> int:
+        """Distinct plates currently held."""
+        return len(self._by_plate)
+
+    def add(self, s: Sighting) -> list[Sighting] | None:
+        """Store ``s``; return its plate's history (sorted, including ``s``).
+
+        Returns None, and stores nothing, for a read id already held (``duplicates``) or a read
+        older than the watermark minus the horizon (``dropped_late``). Do not mutate the list.
+        """
+        t = s.t
+        if t < self.watermark - self.horizon_s:
+            self.dropped_late += 1
+            return None
+        plate = s.plate
+        hist = self._by_plate.get(plate)
+        if hist is None:
+            hist = self._by_plate[plate] = [s]
+        elif hist[-1].t < t:
+            # The common case: newer than anything held for the plate, so it cannot be a duplicate
+            # (a redelivered read carries the same event time as its twin).
+            hist.append(s)
+        else:
+            i = bisect_left(hist, t, key=_t)
+            read_id = s.read_id
+            for other in hist[i:]:
+                if other.t != t:
+                    break
+                if other.read_id == read_id:
+                    self.duplicates += 1
+                    return None
+            insort(hist, s, key=_t)
+        self._queue.append((t, plate))
+        if self.camera_horizon_s is not None:
+            cam = self._cameras.get(s.camera_id)
+            if cam is None:
+                cam = self._cameras[s.camera_id] = _CameraRecent()
+            times = cam.times
+            if not times or times[-1] <= t:
+                times.append(t)
+                cam.plates.append(plate)
+            else:
+                i = bisect_right(times, t)
+                times.insert(i, t)
+                cam.plates.insert(i, plate)
+        if t > self.watermark:
+            self.watermark = t
+            if self._queue[0][0] < t - self.horizon_s:
+                self._prune()
+        return hist
+
+    def history(self, plate: str) -> list[Sighting]:
+        """The held sightings of ``plate``, sorted by event time (empty if none)."""
+        return self._by_plate.get(plate, [])
+
+    def plates_at(self, camera_id: str, t: float, gap_s: float) -> tuple[list[float], list[str], int, int]:
+        """Reads at ``camera_id`` within ``gap_s`` of ``t``: ``(times, plates, lo, hi)`` slice bounds."""
+        cam = self._cameras.get(camera_id)
+        if cam is None:
+            return [], [], 0, 0
+        times = cam.times
+        return times, cam.plates, bisect_left(times, t - gap_s), bisect_right(times, t + gap_s)
+
+    def prune(self, now: float) -> None:
+        """Advance the watermark to ``now`` (if later) and drop what fell behind the horizon."""
+        if now > self.watermark:
+            self.watermark = now
+        self._prune()
+
+    def _prune(self) -> None:
+        cutoff = self.watermark - self.horizon_s
+        queue, by_plate = self._queue, self._by_plate
+        while queue and queue[0][0] < cutoff:
+            _, plate = queue.popleft()
+            hist = by_plate.get(plate)
+            if hist is None:
+                continue
+            if hist[-1].t < cutoff:
+                del by_plate[plate]
+            elif hist[0].t < cutoff:
+                k = 0
+                while hist[k].t < cutoff:
+                    k += 1
+                del hist[:k]
+        cam_horizon = self.camera_horizon_s
+        if cam_horizon is None or self.watermark - self._last_sweep < cam_horizon:
+            return
+        # Camera lists only need cam_horizon of history: trimmed in a sweep once per that much
+        # event time, so the per-read cost stays flat (bisect does not mind the extra entries).
+        self._last_sweep = self.watermark
+        cam_cutoff = self.watermark - cam_horizon
+        for cam_id in list(self._cameras):
+            cam = self._cameras[cam_id]
+            k = bisect_left(cam.times, cam_cutoff)
+            if k == len(cam.times):
+                del self._cameras[cam_id]
+            elif k:
+                del cam.times[:k]
+                del cam.plates[:k]

@@ -1,0 +1,164 @@
+"""The PlateAnalytics facade, configuration validation and privacy helpers."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from detectors.findings import Finding
+from detectors.plates.analytics import CameraPosition, PlateAnalytics, to_sighting
+from detectors.plates.config import CirclingSite, PlatesConfig
+from detectors.plates.privacy import plate_hash, redact_finding
+from detectors.plates.watchlist import WatchlistEntry, WatchlistIndex
+from tests.unit.plates.conftest import sight
+
+T0 = 1_700_000_000.0
+KEY = b"0123456789abcdef0123456789abcdef"
+
+
+def analytics(**entry: object) -> PlateAnalytics:
+    wl = WatchlistIndex()
+    wl.add(WatchlistEntry(**{"plate": "AB12CDE", "reason": "stolen", "category": "stolen",  # type: ignore[arg-type]
+                             "priority": 1, "covert": True, "source": "pnc", **entry}))
+    return PlateAnalytics(PlatesConfig(), wl)
+
+
+@pytest.mark.parametrize(
+    ("read", "confidence", "kind", "severity"),
+    [
+        ("AB12CDE", 0.97, "exact", "critical"),
+        ("A812CDE", 0.97, "equivalent", "critical"),
+        ("AB12CD", 0.50, "fuzzy", "high"),  # fuzzy matches are one level lower
+    ],
+)
+def test_watchlist_hit_finding(read: str, confidence: float, kind: str, severity: str) -> None:
+    (f,) = analytics().process([sight("r1", read, "lon-1", T0, confidence)], now=T0)
+    assert (f.rule, f.subject, f.severity, f.first_evidence_id) == ("watchlist_hit", "AB12CDE", severity, "r1")
+    assert (f.camera_id, f.site_id, f.event_time) == ("lon-1", "london", T0)
+    d = f.details
+    assert (d["plate"], d["listed_plate"], d["match_kind"], d["confidence"]) == (read, "AB12CDE", kind, confidence)
+    assert (d["reason"], d["category"], d["priority"], d["covert"], d["source"]) == ("stolen", "stolen", 1, True, "pnc")
+    assert isinstance(d["differences"], list) and len(d["differences"]) == (kind != "exact")
+
+
+def test_expiry_uses_the_read_event_time() -> None:
+    pa = analytics(expires_at=T0 + 10)
+    assert pa.process([sight("r1", "AB12CDE", "lon-1", T0 + 9)], now=T0 + 100)
+    assert not pa.process([sight("r2", "AB12CDE", "lon-1", T0 + 10)], now=T0 + 100)
+
+
+def test_process_runs_every_rule_and_counts() -> None:
+    pa = analytics()
+    batch = [
+        sight("a", "AB12CDE", "lon-1", T0),
+        sight("b", "AB12CDE", "man-1", T0 + 600),
+        sight("c", "XY99ZZZ", "ring-1", T0 + 700),
+    ]
+    found = pa.process(batch, now=T0 + 700)
+    assert [(f.rule, f.first_evidence_id) for f in found] == [
+        ("watchlist_hit", "a"), ("watchlist_hit", "b"), ("cloned_plate", "b"),
+    ]
+    c = pa.counters
+    assert (c.reads, c.watchlist_hits, c.hits_by_kind["exact"]) == (3, 2, 2)
+    assert c.findings_by_rule == {"watchlist_hit": 2, "cloned_plate": 1}
+
+
+def test_convoy_with_a_listed_plate_is_high() -> None:
+    pa = analytics(priority=3)
+    batch = []
+    for i, cam in enumerate(("ring-1", "ring-2", "ring-3")):
+        batch += [sight(f"a{i}", "AB12CDE", cam, T0 + 120 * i), sight(f"b{i}", "XY99ZZZ", cam, T0 + 120 * i + 3)]
+    convoys = [f for f in pa.process(batch, now=T0 + 300) if f.rule == "convoy"]
+    assert [(f.subject, f.severity) for f in convoys] == [("AB12CDE+XY99ZZZ", "high")]
+
+
+def test_disabled_rules_do_not_run() -> None:
+    cfg = PlatesConfig.model_validate({"cloned": {"enabled": False}, "convoy": {"enabled": False}})
+    pa = PlateAnalytics(cfg)
+    assert pa.cloned is None and pa.convoy is None and pa.circling is not None
+    assert pa.process([sight("a", "P", "lon-1", T0), sight("b", "P", "man-1", T0 + 60)], now=T0 + 60) == []
+
+
+def test_to_sighting() -> None:
+    cams = {"c1": CameraPosition("s1", 51.0, -1.0)}
+    s = to_sighting({"read_id": "r", "plate": "ab-12", "confidence": 0.5, "camera_id": "c1", "event_time": 3}, cams)
+    assert (s.plate, s.site_id, s.lat, s.t) == ("AB12", "s1", 51.0, 3.0)
+    with pytest.raises(ValueError, match="unknown camera"):
+        to_sighting({"read_id": "r", "plate": "AB12", "confidence": 0.5, "camera_id": "zz", "event_time": 3}, cams)
+
+
+# ---------------------------------------------------------------------------------------- config
+
+
+def test_config_defaults_and_site_override() -> None:
+    cfg = PlatesConfig.model_validate({"circling": {"sites": {"mall": {"passes": 6, "window_s": 600}}}})
+    assert cfg.circling.for_site("mall") == CirclingSite(passes=6, window_s=600)
+    assert cfg.circling.for_site("elsewhere").passes == cfg.circling.passes
+    assert cfg.matching.equivalence_classes[0] == ("0", "O", "D", "Q")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"matching": {"max_equivalent_substitutions": 2, "typo": 1}}, "Extra inputs are not permitted"),
+        ({"matching": {"max_equivalent_substitutions": 9}}, "less than or equal to 4"),
+        ({"cloned": {"max_speed_kmh": 0}}, "greater than 0"),
+        ({"convoy": {"min_cameras": 1}}, "greater than or equal to 2"),
+        ({"retention": {"non_hit_read_retention_s": 3600}}, "exceeds retention.non_hit_read_retention_s"),
+        ({"circling": {"sites": {"x": {"passes": 3}}}}, "window_s"),
+    ],
+)
+def test_config_rejects(raw: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        PlatesConfig.model_validate(raw)
+
+
+def test_config_is_frozen() -> None:
+    cfg = PlatesConfig()
+    with pytest.raises(ValidationError):
+        cfg.cloned.max_speed_kmh = 10
+
+
+# --------------------------------------------------------------------------------------- privacy
+
+
+def test_plate_hash() -> None:
+    h = plate_hash("AB12CDE", KEY)
+    assert len(h) == 16 and int(h, 16) >= 0
+    assert plate_hash("ab12 cde", KEY) == h
+    assert plate_hash("AB12CDE", KEY[::-1]) != h
+    assert plate_hash("AB12CDF", KEY) != h
+    assert len(plate_hash("AB12CDE", KEY, length=32)) == 32
+    with pytest.raises(ValueError, match="at least 16 bytes"):
+        plate_hash("AB12CDE", b"short")
+
+
+def test_redact_finding_removes_every_plate() -> None:
+    pa = analytics()
+    batch = [sight("a", "A812CDE", "lon-1", T0), sight("b", "AB12CDE", "man-1", T0 + 600)]
+    findings: list[Finding] = pa.process(batch, now=T0 + 600)
+    for f in findings:
+        text = repr(redact_finding(f, KEY))
+        assert "AB12CDE" not in text and "A812CDE" not in text
+        assert plate_hash("AB12CDE", KEY) in text
+
+
+def test_redelivered_batch_yields_nothing_new_and_late_reads_still_hit_the_watchlist() -> None:
+    pa = analytics()
+    batch = [sight("a", "AB12CDE", "lon-1", T0), sight("b", "AB12CDE", "man-1", T0 + 600)]
+    assert len(pa.process(batch, now=T0 + 600)) == 3
+    assert pa.process(batch, now=T0 + 600) == []  # at-least-once redelivery
+    assert pa.reads.duplicates == 2
+    pa.process([sight("c", "ZZ11ZZZ", "lon-1", T0 + 100_000)], now=T0 + 100_000)
+    late = pa.process([sight("d", "AB12CDE", "lon-1", T0 + 50)], now=T0 + 100_000)
+    assert [f.rule for f in late] == ["watchlist_hit"] and pa.reads.dropped_late == 1
+
+
+def test_shared_store_holds_each_read_once_and_prunes_to_the_longest_window() -> None:
+    pa = PlateAnalytics(PlatesConfig())
+    pa.process([sight(f"r{i}", f"P{i % 50}", "ring-1", T0 + i) for i in range(200)], now=T0 + 200)
+    assert len(pa.reads) == 200 and pa.reads.plates == 50
+    horizon = PlatesConfig().cloned.window_s + PlatesConfig().retention.max_lateness_s
+    assert pa.reads.horizon_s == horizon
+    pa.prune(T0 + 200 + horizon)
+    assert len(pa.reads) == 0 and pa.reads.plates == 0
