@@ -1,4 +1,4 @@
-"""From plate reads (wire models) to alert candidates, via the pure plate detectors.
+"""From validated plate-read dicts to alert candidates, via the pure plate analytics.
 
 Kept free of Faust so the agent stays a loop of decode -> ``process`` -> send, and so the
 benchmark can measure the detector cost on its own.
@@ -8,65 +8,90 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-
-from detectors.plates.privacy import plate_hash
+from dataclasses import dataclass, field
 
 from detectors.findings import Finding
-from detectors.plates.normalise import normalise_plate
+from detectors.plates.analytics import CameraPosition, PlateAnalytics, to_sighting
+from detectors.plates.privacy import plate_hash
+from detectors.plates.sighting import Sighting
 from detectors.plates.watchlist import WatchlistIndex
 from schemas.alerts import AlertCandidate, Evidence
-from schemas.anpr import PlateRead
+from schemas.anpr import PlateReadDict
 from streams.candidates import candidate_from_finding
 from streams.config import WatchfloorConfig
 from streams.topics import ANPR_READS
 
 log = logging.getLogger(__name__)
 
-#: Watchlist priority (1 = most urgent) to alert severity.
-PRIORITY_SEVERITY = {1: "critical", 2: "high", 3: "high", 4: "medium", 5: "low"}
+
+def read_evidence(read: PlateReadDict) -> Evidence:
+    return Evidence(event_id=read["read_id"], event_time=read["event_time"], camera_id=read["camera_id"],
+                    source_topic=ANPR_READS, snapshot_ref=read.get("image_ref"),
+                    data={k: v for k, v in read.items() if k != "schema_version"})
 
 
-def read_evidence(read: PlateRead) -> Evidence:
-    return Evidence(event_id=read.read_id, event_time=read.event_time, camera_id=read.camera_id,
-                    source_topic=ANPR_READS, snapshot_ref=read.image_ref,
-                    data=read.model_dump(mode="json", exclude={"schema_version"}))
+@dataclass
+class AnprOutput:
+    candidates: list[AlertCandidate] = field(default_factory=list)
+    unusable: list[tuple[PlateReadDict, str]] = field(default_factory=list)
+    """Reads that validated but cannot be used (unknown camera, no plate), with the reason."""
 
 
 class AnprPipeline:
-    """Normalise, match against the watchlist, run the plate rules; returns candidates."""
+    """Normalise, match against the watchlist, run cloned/circling/convoy; returns candidates.
+
+    One instance per worker: rule state covers the partitions this worker owns (see README,
+    "ANPR rules and partitions").
+    """
 
     def __init__(self, config: WatchfloorConfig, index: WatchlistIndex) -> None:
         self.config = config
-        self.index = index
+        self.analytics = PlateAnalytics(config.anpr, index)
+        self.cameras = {c.id: CameraPosition(c.site, c.lat, c.lon) for c in config.cameras}
         self._hash_key = config.privacy.plate_hash_key()
 
-    def process(self, reads: Sequence[PlateRead]) -> tuple[list[AlertCandidate], list[tuple[PlateRead, str]]]:
-        """Returns the candidates, and the reads that could not be processed with the reason."""
-        candidates: list[AlertCandidate] = []
-        unusable: list[tuple[PlateRead, str]] = []
+    def process(self, reads: Sequence[PlateReadDict]) -> AnprOutput:
+        out = AnprOutput()
+        sightings: list[Sighting] = []
+        by_id: dict[str, PlateReadDict] = {}
         for read in reads:
             try:
-                plate = normalise_plate(read.plate)
-            except ValueError:
+                sightings.append(to_sighting(read, self.cameras))
+            except ValueError as error:
                 # The normaliser's message quotes the text: keep plates out of logs and dead letters.
-                unusable.append((read, "not a usable plate (A-Z/0-9 and separators, at most 16 characters)"))
+                reason = str(error) if "camera" in str(error) else (
+                    "not a usable plate (A-Z/0-9 and separators, at most 16 characters)")
+                out.unusable.append((read, reason))
                 continue
-            match = self.index.match(plate, read.confidence, read.event_time)
-            if match is None:
-                continue
-            entry = match.entry
-            camera = self.config.camera(read.camera_id)
-            finding = Finding(
-                rule="watchlist_hit", subject=entry.plate,
-                severity=PRIORITY_SEVERITY[entry.priority],  # type: ignore[arg-type]
-                event_time=read.event_time, first_evidence_id=read.read_id,
-                camera_id=read.camera_id, site_id=camera.site if camera else None,
-                details={"plate_read": read.plate, "plate_listed": entry.plate, "match": match.kind,
-                         "differences": [list(d) for d in match.differences],
-                         "confidence": read.confidence, "reason": entry.reason, "category": entry.category,
-                         "priority": entry.priority, "camera_name": camera.name if camera else None},
-            )
-            log.info("watchlist hit %s (%s) at %s", plate_hash(plate, self._hash_key), match.kind,
-                     read.camera_id)
-            candidates.append(candidate_from_finding(finding, [read_evidence(read)], restricted=entry.covert))
-        return candidates, unusable
+            by_id[read["read_id"]] = read
+        if not sightings:
+            return out
+        now = max(s.t for s in sightings)
+        for finding in self.analytics.process(sightings, now):
+            out.candidates.append(self._candidate(finding, by_id))
+        return out
+
+    def prune(self, now: float) -> None:
+        """Enforce retention on an idle feed (reads that hit nothing are forgotten)."""
+        self.analytics.prune(now)
+
+    def _candidate(self, finding: Finding, by_id: dict[str, PlateReadDict]) -> AlertCandidate:
+        evidence = []
+        times = list(finding.details.get("times", ()))
+        cameras = list(finding.details.get("cameras", ()))
+        for position, event_id in enumerate(finding.evidence_ids):
+            read = by_id.get(event_id)
+            if read is not None:
+                evidence.append(read_evidence(read))
+            else:  # an earlier read, no longer at hand: what the rule kept of it
+                evidence.append(Evidence(
+                    event_id=event_id, source_topic=ANPR_READS,
+                    event_time=times[position] if position < len(times) else finding.event_time,
+                    camera_id=cameras[position] if position < len(cameras) else None))
+        details = dict(finding.details)
+        camera = self.config.camera(finding.camera_id) if finding.camera_id else None
+        if camera is not None:
+            details["camera_name"] = camera.name
+        restricted = bool(details.get("covert"))
+        log.info("%s %s at %s", finding.rule, plate_hash(finding.subject, self._hash_key), finding.camera_id)
+        return candidate_from_finding(finding, evidence, restricted=restricted)

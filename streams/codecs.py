@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from schemas.anpr import PlateRead, PlateReadBatch
+from schemas.adapters.openalpr import AdapterError, openalpr_to_reads
+from schemas.anpr import PLATE_READ_BATCH_DICT, PLATE_READ_DICT, PlateRead, PlateReadBatch, PlateReadDict
 from schemas.base import WireModel
 from schemas.deadletter import DeadLetter, DeadLetterReason
 
@@ -65,32 +66,48 @@ def validate(model: type[WireModel], data: Any) -> WireModel:
         raise Rejected("schema_violation", f"{model.__name__}: {describe_validation_error(error)}") from None
 
 
-def decode_plate_reads(raw: bytes | None, max_bytes: int) -> tuple[list[PlateRead], list[tuple[int, Rejected]]]:
-    """Decode one read or a batch; returns the valid reads and the rejected ones by batch index.
+def decode_plate_reads(raw: bytes | None, max_bytes: int) -> tuple[list[PlateReadDict], list[tuple[int, Rejected]]]:
+    """Decode one read, a batch, or an OpenALPR/Rekor agent message into validated read dicts.
 
-    A batch with a few bad reads still yields its good reads: nothing valid is lost.
-    Raises ``Rejected`` when the message as a whole is unusable.
+    Returns the valid reads and the rejected ones by batch index: a batch with a few bad reads
+    still yields its good reads, so nothing valid is lost. Raises ``Rejected`` when the message
+    as a whole is unusable.
     """
-    data = load_json(raw, max_bytes)
-    if isinstance(data, dict) and "reads" in data:
-        try:
-            return list(PlateReadBatch.model_validate(data).reads), []
+    if raw is not None and len(raw) <= max_bytes:
+        try:  # fast path: a valid batch or read, validated straight from bytes
+            if raw[:16].lstrip().startswith(b'{"reads"'):
+                return list(PLATE_READ_BATCH_DICT.validate_json(raw)["reads"]), []
+            return [PLATE_READ_DICT.validate_json(raw)], []
         except ValidationError:
-            pass  # fall through to read-by-read validation to keep the good ones
-        reads_raw = data.get("reads")
+            pass  # find out exactly what is wrong below
+    data = load_json(raw, max_bytes)
+    if isinstance(data, dict) and "data_type" in data:
+        try:
+            items: Any = openalpr_to_reads(data)
+        except AdapterError as error:
+            raise Rejected("schema_violation", f"OpenALPR message: {error}") from None
+        return _validate_each(items, "results")
+    if isinstance(data, dict) and "reads" in data:
         envelope = {k: v for k, v in data.items() if k != "reads"}
-        if not isinstance(reads_raw, list) or not reads_raw or envelope not in ({}, {"schema_version": 1}):
+        items = data["reads"]
+        if not isinstance(items, list) or not items or len(items) > 5000 or envelope not in ({}, {"schema_version": 1}):
             validate(PlateReadBatch, data)  # raises with the precise message
             raise AssertionError("unreachable: the batch failed validation above")
-        good: list[PlateRead] = []
-        bad: list[tuple[int, Rejected]] = []
-        for index, item in enumerate(reads_raw):
-            try:
-                good.append(validate(PlateRead, item))  # type: ignore[arg-type]
-            except Rejected as rejected:
-                bad.append((index, Rejected(rejected.reason, f"reads.{index}: {rejected.error}")))
-        return good, bad
-    return [validate(PlateRead, data)], []  # type: ignore[list-item]
+        return _validate_each(items, "reads")
+    validate(PlateRead, data)  # raises with the precise message (the fast path already failed)
+    raise AssertionError("unreachable: the read failed validation above")
+
+
+def _validate_each(items: list[Any], where: str) -> tuple[list[PlateReadDict], list[tuple[int, Rejected]]]:
+    good: list[PlateReadDict] = []
+    bad: list[tuple[int, Rejected]] = []
+    for index, item in enumerate(items):
+        try:
+            good.append(PLATE_READ_DICT.validate_python(item))
+        except ValidationError as error:
+            bad.append((index, Rejected("schema_violation",
+                                        f"{where}.{index}: PlateRead: {describe_validation_error(error)}")))
+    return good, bad
 
 
 def dead_letter(

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from detectors.plates.config import PlatesConfig
 from detectors.scene.config import SceneRulesConfig, ZoneConfig
 from detectors.video.config import VideoDetectorsConfig
 from streams.console.config import ConsoleConfig
@@ -87,9 +88,6 @@ class PrivacyConfig(Strict):
     plate_hash_key_file: Path | None = None
     require_plate_hash_key: bool = Field(
         default=False, description="Refuse to start without a real key (set in production; the demo uses a fixed one)."
-    )
-    nonhit_retention_s: float = Field(
-        default=3600.0, gt=0, le=90 * 86400, description="How long reads that hit nothing are kept."
     )
 
     def plate_hash_key(self) -> bytes:
@@ -177,6 +175,7 @@ class WatchfloorConfig(Strict):
     alerting: AlertingConfig = AlertingConfig()
     sites: list[Site] = Field(default_factory=list)
     cameras: list[Camera] = Field(default_factory=list)
+    anpr: PlatesConfig = PlatesConfig()
     zones: list[ZoneConfig] = Field(default_factory=list, description="Polygons on camera images.")
     scene: SceneRulesConfig = SceneRulesConfig()
     video: VideoDetectorsConfig = Field(default_factory=lambda: VideoDetectorsConfig.model_validate({}))

@@ -22,7 +22,7 @@ class Runtime:
     def __init__(self, app: faust.App, config: WatchfloorConfig) -> None:
         self.app = app
         self.config = config
-        self.watchlist_index = WatchlistIndex()
+        self.watchlist_index = WatchlistIndex(config.anpr.matching)
         self.watchlist = watchlist_replica(config, self.watchlist_index)
         #: Group-less readers started with the worker (the watchlist first).
         self.replicas: list[CompactedTopicReplica] = [self.watchlist]

@@ -55,7 +55,8 @@ def topic_specs(config: WatchfloorConfig) -> list[TopicSpec]:
     max_bytes = config.kafka.max_message_bytes
     return [
         # Reads that hit nothing live only as long as the privacy retention allows.
-        TopicSpec(ANPR_READS, retention_s=config.privacy.nonhit_retention_s, max_message_bytes=max_bytes),
+        TopicSpec(ANPR_READS, retention_s=config.anpr.retention.non_hit_read_retention_s,
+                  max_message_bytes=max_bytes),
         TopicSpec(CAMERA_FRAMES, retention_s=3600.0, max_message_bytes=max_bytes),
         TopicSpec(CAMERA_DETECTIONS, retention_s=DAY, max_message_bytes=max_bytes),
         TopicSpec(WATCHLIST, compacted=True),

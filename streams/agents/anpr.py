@@ -13,6 +13,9 @@ from streams.codecs import Rejected, decode_plate_reads, encode
 from streams.runtime import Runtime
 from streams.topics import ALERT_CANDIDATES, ANPR_READS
 
+#: How often rule state is pruned by wall time (retention on an idle feed).
+PRUNE_INTERVAL_S = 60.0
+
 
 def register(app: faust.App, runtime: Runtime) -> Any:
     reads_topic = app.topic(ANPR_READS, key_serializer="raw", value_serializer="raw")
@@ -36,15 +39,20 @@ def register(app: faust.App, runtime: Runtime) -> Any:
             for _, rejected_part in rejected_parts:
                 await runtime.send_dead_letter(rejected_part, message, part=True)
             started = time.perf_counter()
-            candidates, unusable = pipeline.process(reads)
+            output = pipeline.process(reads)
             metrics.DETECTOR_SECONDS.labels("plates").observe(time.perf_counter() - started)
-            for read, reason in unusable:
+            for read, reason in output.unusable:
                 await runtime.send_dead_letter(
-                    Rejected("schema_violation", f"read {read.read_id}: plate: {reason}"), message, part=True)
-            metrics.EVENTS_PROCESSED.labels("plate_read").inc(len(reads) - len(unusable))
-            for candidate in candidates:
+                    Rejected("schema_violation", f"read {read['read_id']}: {reason}"), message, part=True)
+            metrics.EVENTS_PROCESSED.labels("plate_read").inc(len(reads) - len(output.unusable))
+            for candidate in output.candidates:
                 await candidates_topic.send(key=candidate.dedupe_key.encode(), value=encode(candidate))
-            if candidates:
-                metrics.MESSAGES_PRODUCED.labels(ALERT_CANDIDATES).inc(len(candidates))
+            if output.candidates:
+                metrics.MESSAGES_PRODUCED.labels(ALERT_CANDIDATES).inc(len(output.candidates))
+
+    @app.timer(PRUNE_INTERVAL_S)
+    async def enforce_retention() -> None:
+        # Reads that hit nothing must go once retention passes, even when no new reads arrive.
+        pipeline.prune(time.time())
 
     return anpr

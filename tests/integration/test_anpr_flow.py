@@ -73,16 +73,17 @@ def test_replayed_duplicate_read_does_not_yield_a_second_alert(worker: WorkerPro
     before = worker.metric_value("watchfloor_watchlist_entries")
     watchlist(worker.bootstrap, plate)
     wait_listed(worker, before + 1)
-    duplicates_before = worker.metric_value("watchfloor_duplicate_candidates_total", rule="watchlist_hit")
     same_read = read(plate)
     produce_json(worker.bootstrap, "anpr.reads", [same_read])
     assert alerts_for(worker.bootstrap, plate)
+    processed_before = worker.metric_value("watchfloor_events_processed_total", kind="plate_read")
     produce_json(worker.bootstrap, "anpr.reads", [same_read])  # at-least-once redelivery
 
     deadline = time.monotonic() + 20
-    while worker.metric_value("watchfloor_duplicate_candidates_total", rule="watchlist_hit") <= duplicates_before:
+    while worker.metric_value("watchfloor_events_processed_total", kind="plate_read") <= processed_before:
         assert time.monotonic() < deadline, "the redelivered read was never processed"
         time.sleep(0.2)
+    time.sleep(1.0)  # a (wrong) second alert would follow within this
     alerts = alerts_for(worker.bootstrap, plate)
     assert len({a.alert_id for a in alerts}) == 1
     assert len(alerts) == 1 and alerts[0].count == 1
