@@ -93,5 +93,6 @@ class AnprPipeline:
         if camera is not None:
             details["camera_name"] = camera.name
         restricted = bool(details.get("covert"))
-        log.info("%s %s at %s", finding.rule, plate_hash(finding.subject, self._hash_key), finding.camera_id)
+        hashed = "+".join(plate_hash(plate, self._hash_key) for plate in finding.subject.split("+"))  # convoy: pairs
+        log.info("%s %s at %s", finding.rule, hashed, finding.camera_id)
         return candidate_from_finding(finding, evidence, restricted=restricted)

@@ -81,6 +81,9 @@ class Camera(Strict):
     lon: float = Field(ge=-180, le=180)
 
 
+MIN_PLATE_HASH_KEY_BYTES = 16
+
+
 class PrivacyConfig(Strict):
     plate_hash_key_env: str = Field(
         default="WATCHFLOOR_PLATE_HASH_KEY", description="Env var with the key for plate hashes in logs."
@@ -91,6 +94,12 @@ class PrivacyConfig(Strict):
     )
 
     def plate_hash_key(self) -> bytes:
+        key = self._read_plate_hash_key()
+        if len(key) < MIN_PLATE_HASH_KEY_BYTES:
+            raise ConfigError(f"privacy: the plate hash key must be at least {MIN_PLATE_HASH_KEY_BYTES} bytes")
+        return key
+
+    def _read_plate_hash_key(self) -> bytes:
         if self.plate_hash_key_file:
             try:
                 key = self.plate_hash_key_file.read_bytes().strip()

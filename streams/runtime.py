@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -27,6 +28,31 @@ class Runtime:
         #: Group-less readers started with the worker (the watchlist first).
         self.replicas: list[CompactedTopicReplica] = [self.watchlist]
         self.deadletter_topic = app.topic(DEADLETTER, key_serializer="raw", value_serializer="raw")
+
+    async def consume(self, stream: faust.StreamT, handle: Callable[[Any], Awaitable[None]]) -> None:
+        """The one agent loop: each message is handled or dead-lettered; nothing stops the stream.
+
+        ``handle`` raises ``Rejected`` for bad input. Any other exception is a bug in us, not the
+        sender's fault, but the message still goes to ``deadletter`` (to be replayed once fixed)
+        and the worker carries on. Its text is not logged: it may quote a plate.
+        """
+        async for event in stream.events():
+            message = event.message
+            try:
+                await handle(message)
+            except Rejected as rejected:
+                metrics.MESSAGES_CONSUMED.labels(message.topic, "deadletter").inc()
+                await self.send_dead_letter(rejected, message)
+                continue
+            except Exception as error:
+                log.error("internal %s while handling %s[%d]@%d; message dead-lettered", type(error).__name__,
+                          message.topic, message.partition, message.offset)
+                metrics.MESSAGES_CONSUMED.labels(message.topic, "deadletter").inc()
+                await self.send_dead_letter(
+                    Rejected("unprocessable", f"internal error ({type(error).__name__}); see the worker log"),
+                    message)
+                continue
+            metrics.MESSAGES_CONSUMED.labels(message.topic, "ok").inc()
 
     async def send_dead_letter(self, rejected: Rejected, message: Any, *, part: bool = False) -> None:
         """Send the original bytes and the reason to ``deadletter``; the worker carries on."""

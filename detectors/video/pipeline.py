@@ -70,6 +70,10 @@ def decode_jpeg_for_analysis(buf: bytes, work_width: int = 160) -> tuple[np.ndar
     >>> g.shape, s
     ((90, 160), 4.0)
     """
+    # libjpeg decodes a truncated file into a partly grey picture without complaint: refuse it,
+    # or a cut-off frame would look like a covered camera. (Some encoders pad after the marker.)
+    if buf.rfind(b"\xff\xd9", max(0, len(buf) - 64)) < 0:
+        raise ValueError("truncated or corrupt JPEG (no end-of-image marker)")
     size = jpeg_size(buf)
     factor = 1
     if size is not None:

@@ -84,11 +84,10 @@ def register(app: faust.App, runtime: Runtime) -> Any:
         else:
             metrics.ALERT_UPDATES.labels(candidate.rule).inc()
 
-    async def on_action(action: AlertAction, key: str, message: Any) -> None:
+    async def on_action(action: AlertAction, key: str) -> None:
         outcome = apply_action(state_table.get(key), action, time.time())
         if outcome.kind in ("unknown_alert", "invalid"):
-            await runtime.send_dead_letter(Rejected("unprocessable", outcome.error or outcome.kind), message)
-            return
+            raise Rejected("unprocessable", outcome.error or outcome.kind)
         if outcome.alert is None:
             return  # a replayed action
         await publish(outcome, key)
@@ -96,23 +95,16 @@ def register(app: faust.App, runtime: Runtime) -> Any:
         if action.action == "acknowledge":
             metrics.TIME_TO_ACKNOWLEDGE.observe(max(0.0, action.at - outcome.alert.raised_at))
 
+    async def handle(message: Any) -> None:
+        model = AlertCandidate if message.topic == ALERT_CANDIDATES else AlertAction
+        decoded = validate(model, load_json(message.value, max_bytes))
+        if isinstance(decoded, AlertCandidate):
+            await on_candidate(decoded)
+        elif isinstance(decoded, AlertAction):
+            await on_action(decoded, message.key.decode(errors="replace") if message.key else "")
+
     @app.agent(inputs, name="alerting")
     async def alerting(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            message = event.message
-            topic = message.topic
-            model = AlertCandidate if topic == ALERT_CANDIDATES else AlertAction
-            try:
-                decoded = validate(model, load_json(message.value, max_bytes))
-            except Rejected as rejected:
-                metrics.MESSAGES_CONSUMED.labels(topic, "deadletter").inc()
-                await runtime.send_dead_letter(rejected, message)
-                continue
-            metrics.MESSAGES_CONSUMED.labels(topic, "ok").inc()
-            if isinstance(decoded, AlertCandidate):
-                await on_candidate(decoded)
-            elif isinstance(decoded, AlertAction):
-                key = message.key.decode(errors="replace") if message.key else ""
-                await on_action(decoded, key, message)
+        await runtime.consume(stream, handle)
 
     return alerting

@@ -23,32 +23,27 @@ def register(app: faust.App, runtime: Runtime) -> Any:
     pipeline = AnprPipeline(runtime.config, runtime.watchlist_index)
     max_bytes = runtime.config.kafka.max_message_bytes
 
+    async def handle(message: Any) -> None:
+        if not runtime.watchlist.ready.is_set():
+            await runtime.watchlist.ready.wait()  # never match against a half-loaded list
+        reads, rejected_parts = decode_plate_reads(message.value, max_bytes)
+        for _, rejected_part in rejected_parts:
+            await runtime.send_dead_letter(rejected_part, message, part=True)
+        started = time.perf_counter()
+        output = pipeline.process(reads)
+        metrics.DETECTOR_SECONDS.labels("plates").observe(time.perf_counter() - started)
+        for read, reason in output.unusable:
+            await runtime.send_dead_letter(
+                Rejected("schema_violation", f"read {read['read_id']}: {reason}"), message, part=True)
+        metrics.EVENTS_PROCESSED.labels("plate_read").inc(len(reads) - len(output.unusable))
+        for candidate in output.candidates:
+            await candidates_topic.send(key=candidate.dedupe_key.encode(), value=encode(candidate))
+        if output.candidates:
+            metrics.MESSAGES_PRODUCED.labels(ALERT_CANDIDATES).inc(len(output.candidates))
+
     @app.agent(reads_topic, name="anpr")
     async def anpr(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            if not runtime.watchlist.ready.is_set():
-                await runtime.watchlist.ready.wait()  # never match against a half-loaded list
-            message = event.message
-            try:
-                reads, rejected_parts = decode_plate_reads(message.value, max_bytes)
-            except Rejected as rejected:
-                metrics.MESSAGES_CONSUMED.labels(ANPR_READS, "deadletter").inc()
-                await runtime.send_dead_letter(rejected, message)
-                continue
-            metrics.MESSAGES_CONSUMED.labels(ANPR_READS, "ok").inc()
-            for _, rejected_part in rejected_parts:
-                await runtime.send_dead_letter(rejected_part, message, part=True)
-            started = time.perf_counter()
-            output = pipeline.process(reads)
-            metrics.DETECTOR_SECONDS.labels("plates").observe(time.perf_counter() - started)
-            for read, reason in output.unusable:
-                await runtime.send_dead_letter(
-                    Rejected("schema_violation", f"read {read['read_id']}: {reason}"), message, part=True)
-            metrics.EVENTS_PROCESSED.labels("plate_read").inc(len(reads) - len(output.unusable))
-            for candidate in output.candidates:
-                await candidates_topic.send(key=candidate.dedupe_key.encode(), value=encode(candidate))
-            if output.candidates:
-                metrics.MESSAGES_PRODUCED.labels(ALERT_CANDIDATES).inc(len(output.candidates))
+        await runtime.consume(stream, handle)
 
     @app.timer(PRUNE_INTERVAL_S)
     async def enforce_retention() -> None:

@@ -29,27 +29,21 @@ def register(app: faust.App, runtime: Runtime) -> Any:
             await candidates_topic.send(key=candidate.dedupe_key.encode(), value=encode(candidate))
         metrics.MESSAGES_PRODUCED.labels(ALERT_CANDIDATES).inc(len(candidates))
 
+    async def handle(message: Any) -> None:
+        data = load_json(message.value, max_bytes)
+        frames = decode_detections(data)
+        started = time.perf_counter()
+        try:
+            candidates = pipeline.process(frames, partial=is_deepstream(data))
+        except ValueError as error:  # the analyzer refuses e.g. a non-finite time
+            raise Rejected("unprocessable", str(error)) from None
+        metrics.DETECTOR_SECONDS.labels("scene").observe(time.perf_counter() - started)
+        metrics.EVENTS_PROCESSED.labels("detection_frame").inc(len(frames))
+        await emit(candidates)
+
     @app.agent(detections_topic, name="scene")
     async def scene(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            message = event.message
-            try:
-                data = load_json(message.value, max_bytes)
-                frames = decode_detections(data)
-                started = time.perf_counter()
-                candidates = pipeline.process(frames, partial=is_deepstream(data))
-                metrics.DETECTOR_SECONDS.labels("scene").observe(time.perf_counter() - started)
-            except Rejected as rejected:
-                metrics.MESSAGES_CONSUMED.labels(CAMERA_DETECTIONS, "deadletter").inc()
-                await runtime.send_dead_letter(rejected, message)
-                continue
-            except ValueError as error:  # the analyzer refuses e.g. a non-finite time
-                metrics.MESSAGES_CONSUMED.labels(CAMERA_DETECTIONS, "deadletter").inc()
-                await runtime.send_dead_letter(Rejected("unprocessable", str(error)), message)
-                continue
-            metrics.MESSAGES_CONSUMED.labels(CAMERA_DETECTIONS, "ok").inc()
-            metrics.EVENTS_PROCESSED.labels("detection_frame").inc(len(frames))
-            await emit(candidates)
+        await runtime.consume(stream, handle)
 
     @app.timer(FLUSH_INTERVAL_S)
     async def flush_held_frames() -> None:

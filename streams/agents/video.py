@@ -32,35 +32,30 @@ def register(app: faust.App, runtime: Runtime) -> Any:
             await actions_topic.send(key=key, value=encode(action))
         metrics.MESSAGES_PRODUCED.labels(ALERT_CANDIDATES).inc(len(output.candidates))
 
+    async def handle(message: Any) -> None:
+        if not message.key:
+            raise Rejected("schema_violation", "frame has no key: the key must be the camera id")
+        if message.value is None or len(message.value) > max_bytes:
+            raise Rejected("oversize" if message.value else "undecodable",
+                           f"frame of {len(message.value or b'')} bytes (limit {max_bytes})")
+        try:
+            headers = FrameHeaders.from_kafka(message.headers)
+        except ValidationError as error:
+            raise Rejected("schema_violation", f"frame headers: {describe_validation_error(error)}") from None
+        camera_id = message.key.decode("utf-8", "replace")
+        started = time.perf_counter()
+        try:
+            output = pipeline.process(camera_id, headers, message.value)
+        except ValueError as error:
+            raise Rejected("unprocessable", f"camera {camera_id} frame {headers.sequence}: {error}") from None
+        metrics.DETECTOR_SECONDS.labels("video").observe(time.perf_counter() - started)
+        metrics.CAMERA_FRAMES.labels(camera_id).inc()
+        metrics.CAMERA_LAST_FRAME.labels(camera_id).set(headers.event_time)
+        await emit(output)
+
     @app.agent(frames_topic, name="video")
     async def video(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            message = event.message
-            try:
-                if not message.key:
-                    raise Rejected("schema_violation", "frame has no key: the key must be the camera id")
-                if message.value is None or len(message.value) > max_bytes:
-                    raise Rejected("oversize" if message.value else "undecodable",
-                                   f"frame of {len(message.value or b'')} bytes (limit {max_bytes})")
-                try:
-                    headers = FrameHeaders.from_kafka(message.headers)
-                except ValidationError as error:
-                    raise Rejected("schema_violation", f"frame headers: {describe_validation_error(error)}") from None
-                camera_id = message.key.decode("utf-8", "replace")
-                started = time.perf_counter()
-                try:
-                    output = pipeline.process(camera_id, headers, message.value)
-                except ValueError as error:
-                    raise Rejected("unprocessable", f"camera {camera_id} frame {headers.sequence}: {error}") from None
-                metrics.DETECTOR_SECONDS.labels("video").observe(time.perf_counter() - started)
-            except Rejected as rejected:
-                metrics.MESSAGES_CONSUMED.labels(CAMERA_FRAMES, "deadletter").inc()
-                await runtime.send_dead_letter(rejected, message)
-                continue
-            metrics.MESSAGES_CONSUMED.labels(CAMERA_FRAMES, "ok").inc()
-            metrics.CAMERA_FRAMES.labels(camera_id).inc()
-            metrics.CAMERA_LAST_FRAME.labels(camera_id).set(headers.event_time)
-            await emit(output)
+        await runtime.consume(stream, handle)
 
     @app.timer(FEED_CHECK_INTERVAL_S)
     async def check_feeds() -> None:
