@@ -1,0 +1,316 @@
+"""ANPR through one real worker: reads/s (batched and single), latency at a fixed load, peak RSS.
+
+Run: ``.venv/bin/python bench/anpr.py`` (a few minutes; ``--entries 100000 --reads 100000`` for
+a quick run). Every ANPR rule is on (watchlist with fuzzy matching, cloned plate, circling,
+convoy). The embedded broker and a real ``watchfloor worker`` process are used; the raw baseline
+is plain aiokafka consume + ``json.loads`` of the same messages, measured in the same run.
+Prints the figures and writes ``bench/results/anpr.json``.
+
+Traffic model: 220 ANPR cameras over 20 sites (so ~11,000 cameras nationally ~ 50 of these
+benches), 200,000 distinct vehicles, 1 read in 200 is a watchlisted vehicle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from streams.broker import EmbeddedBroker, find_free_port  # noqa: E402
+from streams.config import load_config  # noqa: E402
+from streams.simulate import uk_plate  # noqa: E402
+from streams.topics import ensure_topics  # noqa: E402
+
+SITES = 20
+CAMERAS_PER_SITE = 11
+HIT_EVERY = 200
+
+
+def bench_config(path: Path) -> Path:
+    rng = random.Random(7)
+    sites, cameras = [], []
+    for s in range(SITES):
+        lat, lon = 51.3 + rng.random() * 0.4, -0.4 + rng.random() * 0.6
+        sites.append({"id": f"site-{s}", "name": f"Site {s}", "lat": lat, "lon": lon})
+        for c in range(CAMERAS_PER_SITE):
+            cameras.append({"id": f"anpr-{s}-{c}", "name": f"Camera {s}/{c}", "site": f"site-{s}", "kind": "anpr",
+                            "lat": lat + rng.uniform(-0.005, 0.005), "lon": lon + rng.uniform(-0.005, 0.005)})
+    config = {"kafka": {"partitions": 4, "rebalance_timeout_s": 2, "max_message_bytes": 4 * 1_048_576},
+              "sites": sites, "cameras": cameras}
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+class Traffic:
+    def __init__(self, cameras: list[str], listed: list[str], seed: int = 11) -> None:
+        self.rng = random.Random(seed)
+        self.cameras = cameras
+        self.listed = listed
+        self.vehicles = [uk_plate(self.rng) for _ in range(200_000)]
+        self.count = 0
+
+    def read(self, t: float) -> dict[str, Any]:
+        self.count += 1
+        rng = self.rng
+        plate = rng.choice(self.listed) if self.count % HIT_EVERY == 0 else rng.choice(self.vehicles)
+        return {"read_id": f"b-{self.count}-{rng.getrandbits(32):08x}", "plate": plate,
+                "confidence": round(rng.uniform(0.75, 0.99), 2), "camera_id": rng.choice(self.cameras),
+                "event_time": t, "lane": 1, "direction": "towards", "country": "GB"}
+
+
+async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> float:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, max_request_size=8 * 1_048_576,
+                                max_batch_size=1_048_576)
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        pending = []
+        for key, value in messages:
+            pending.append(await producer.send(topic, key=key, value=value))
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+async def raw_consume(bootstrap: str, topic: str, messages: int) -> tuple[float, int]:
+    """Baseline: plain aiokafka, group-less, consume + json.loads; returns (seconds, reads)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest", max_partition_fetch_bytes=8 * 1_048_576)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        seen = reads = 0
+        started = time.perf_counter()
+        while seen < messages:
+            for batch in (await consumer.getmany(timeout_ms=500, max_records=10_000)).values():
+                for record in batch:
+                    data = json.loads(record.value)
+                    reads += len(data["reads"]) if "reads" in data else 1
+                seen += sum(1 for _ in batch)
+        return time.perf_counter() - started, reads
+    finally:
+        await consumer.stop()
+
+
+def metric(port: int, name: str, **labels: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+               if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+
+
+def drain_rate(port: int, start_count: float, total: int, timeout: float = 900) -> float:
+    """Reads/s over the middle 80% of a backlog of ``total`` reads (start-up and tail excluded)."""
+    low, high = start_count + 0.1 * total, start_count + 0.9 * total
+    t_low = t_high = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        count = metric(port, "watchfloor_events_processed_total", kind="plate_read")
+        now = time.monotonic()
+        if t_low is None and count >= low:
+            t_low, c_low = now, count
+        if count >= high:
+            t_high, c_high = now, count
+            break
+        time.sleep(0.05)
+    if t_low is None or t_high is None or t_high == t_low:
+        raise RuntimeError("the worker did not drain the backlog in time")
+    return (c_high - c_low) / (t_high - t_low)
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def latency_run(bootstrap: str, traffic: Traffic, rate: float, seconds: float, batch: int
+                      ) -> list[float]:
+    """Offer ``rate`` reads/s in batches; measure read event time -> alert seen on ``alerts``."""
+    consumer = AIOKafkaConsumer("alerts", bootstrap_servers=bootstrap, auto_offset_reset="latest",
+                                enable_auto_commit=False, fetch_max_wait_ms=5)
+    await consumer.start()
+    await consumer.seek_to_end()
+    latencies: list[float] = []
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    await producer.start()
+    sent_ids: set[str] = set()
+
+    async def collect() -> None:
+        while True:
+            for records in (await consumer.getmany(timeout_ms=50)).values():
+                for record in records:
+                    alert = json.loads(record.value)
+                    evidence = alert["evidence"][0]
+                    if alert["count"] == 1 and evidence["event_id"] in sent_ids:
+                        latencies.append(time.time() - evidence["event_time"])
+
+    collector = asyncio.create_task(collect())
+    started = time.monotonic()
+    sent = 0
+    try:
+        while time.monotonic() - started < seconds:
+            now = time.time()
+            reads = [traffic.read(now) for _ in range(batch)]
+            sent_ids.update(r["read_id"] for r in reads)
+            await producer.send("anpr.reads", key=reads[0]["camera_id"].encode(),
+                                value=json.dumps({"reads": reads}).encode())
+            sent += batch
+            delay = started + sent / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await asyncio.sleep(3)  # the tail's alerts
+    finally:
+        collector.cancel()
+        await producer.stop()
+        await consumer.stop()
+    return latencies
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--entries", type=int, default=1_000_000, help="watchlist size")
+    ap.add_argument("--reads", type=int, default=400_000, help="reads in the batched backlog")
+    ap.add_argument("--batch", type=int, default=500, help="reads per batched message")
+    ap.add_argument("--singles", type=int, default=40_000, help="single-read messages")
+    ap.add_argument("--rate", type=float, default=5000.0, help="offered load for the latency run, reads/s")
+    ap.add_argument("--latency-seconds", type=float, default=20.0)
+    ap.add_argument("--latency-batch", type=int, default=50, help="reads per message in the latency run")
+    args = ap.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
+        config_path = bench_config(Path(tmp) / "bench.yaml")
+        config = load_config(config_path, env={"WATCHFLOOR_BOOTSTRAP": broker.bootstrap})
+        asyncio.run(ensure_topics(config))
+        cameras = [c.id for c in config.cameras]
+        rng = random.Random(3)
+        listed = sorted({uk_plate(rng) for _ in range(args.entries)})
+        traffic = Traffic(cameras, listed[:: max(1, len(listed) // 2000)])
+        print(f"watchlist: producing {len(listed):,} entries", flush=True)
+        now = time.time()
+        entries = [(p.encode(), json.dumps({"schema_version": 1, "plate": p, "reason": "bench", "category": "bench",
+                                            "priority": 3, "expires_at": None, "covert": False, "source": "bench",
+                                            "added_by": "bench", "added_at": now}).encode()) for p in listed]
+        asyncio.run(produce(broker.bootstrap, "watchlist", entries))
+        del entries
+
+        print(f"backlog: {args.reads:,} reads in batches of {args.batch}, then {args.singles:,} single reads",
+              flush=True)
+        t0 = time.time() - 3600
+        batched = []
+        for i in range(0, args.reads, args.batch):
+            reads = [traffic.read(t0 + (i + j) * 0.01) for j in range(args.batch)]
+            batched.append((reads[0]["camera_id"].encode(), json.dumps({"reads": reads}).encode()))
+        singles = []
+        for i in range(args.singles):
+            read = traffic.read(t0 + (args.reads + i) * 0.01)
+            singles.append((read["camera_id"].encode(), json.dumps(read).encode()))
+        asyncio.run(produce(broker.bootstrap, "anpr.reads", batched))
+
+        raw_batched_s, raw_reads = asyncio.run(raw_consume(broker.bootstrap, "anpr.reads", len(batched)))
+        raw_batched_rate = raw_reads / raw_batched_s
+        print(f"raw aiokafka consume+json.loads, batched: {raw_batched_rate:,.0f} reads/s", flush=True)
+
+        port = find_free_port()
+        env = {**os.environ, "WATCHFLOOR_BOOTSTRAP": broker.bootstrap, "WATCHFLOOR_CONFIG": str(config_path),
+               "WATCHFLOOR_RUN_DIR": tmp}
+        log = (Path(tmp) / "worker.log").open("wb")
+        started = time.monotonic()
+        worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "--web-port", str(port),
+                                   "--loglevel", "warning"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            while True:
+                try:
+                    if metric(port, "watchfloor_watchlist_ready") == 1:
+                        break
+                except OSError:
+                    pass
+                if worker.poll() is not None or time.monotonic() - started > 600:
+                    raise RuntimeError(f"worker failed to start; see {log.name}")
+                time.sleep(0.5)
+            load_s = time.monotonic() - started
+            print(f"worker ready with {len(listed):,} watchlist entries after {load_s:.1f}s", flush=True)
+
+            batched_rate = drain_rate(port, 0, args.reads)
+            print(f"worker, batched: {batched_rate:,.0f} reads/s ({batched_rate / raw_batched_rate:.0%} of raw)",
+                  flush=True)
+            while metric(port, "watchfloor_events_processed_total", kind="plate_read") < args.reads:
+                time.sleep(0.2)
+
+            # Raw single-read baseline on a separate topic (same bytes), then the worker's drain.
+            asyncio.run(produce(broker.bootstrap, "bench.singles", singles))
+            raw_single_s, _ = asyncio.run(raw_consume(broker.bootstrap, "bench.singles", len(singles)))
+            raw_single_rate = len(singles) / raw_single_s
+            print(f"raw aiokafka consume+json.loads, single reads: {raw_single_rate:,.0f} reads/s", flush=True)
+            base = metric(port, "watchfloor_events_processed_total", kind="plate_read")
+            asyncio.run(produce(broker.bootstrap, "anpr.reads", singles))
+            single_rate = drain_rate(port, base, args.singles)
+            print(f"worker, single reads: {single_rate:,.0f} reads/s ({single_rate / raw_single_rate:.0%} of raw)",
+                  flush=True)
+            while metric(port, "watchfloor_events_processed_total", kind="plate_read") < base + args.singles:
+                time.sleep(0.2)
+
+            latencies = asyncio.run(latency_run(broker.bootstrap, traffic, args.rate, args.latency_seconds,
+                                                args.latency_batch))
+            p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+            print(f"latency at {args.rate:,.0f} reads/s: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms "
+                  f"over {len(latencies)} alerts", flush=True)
+            rss = peak_rss_mb(worker.pid)
+        finally:
+            worker.terminate()
+            worker.wait(30)
+            log.close()
+
+    results = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "watchlist_entries": len(listed), "watchlist_load_s": round(load_s, 1),
+        "batched": {"reads_per_message": args.batch, "worker_reads_per_s": round(batched_rate),
+                    "raw_reads_per_s": round(raw_batched_rate), "ratio": round(batched_rate / raw_batched_rate, 3),
+                    "target": ">= 50,000 reads/s and >= 50% of raw"},
+        "single": {"worker_reads_per_s": round(single_rate), "raw_reads_per_s": round(raw_single_rate),
+                   "ratio": round(single_rate / raw_single_rate, 3), "target": ">= 10,000 reads/s"},
+        "latency": {"offered_reads_per_s": args.rate, "reads_per_message": args.latency_batch,
+                    "alerts": len(latencies), "p50_ms": round(p50 * 1000, 1), "p99_ms": round(p99 * 1000, 1),
+                    "mean_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else None,
+                    "target": "p99 <= 100 ms"},
+        "worker_peak_rss_mb": round(rss), "rss_target": "<= 1024 MB",
+    }
+    out = ROOT / "bench" / "results" / "anpr.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
