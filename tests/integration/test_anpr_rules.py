@@ -50,6 +50,6 @@ def test_plates_together_at_three_cameras_raise_convoy_higher_when_one_is_listed
     produce_json(worker.bootstrap, "anpr.reads", [{"reads": reads}])
     subject = "+".join(sorted((lead, follower)))
     alerts = alerts_for(worker.bootstrap, subject, done=lambda found: any(a.rule == "convoy" for a in found))
-    convoy = [a for a in alerts if a.rule == "convoy"][0]
+    convoy = next(a for a in alerts if a.rule == "convoy")
     assert sorted(convoy.details["plates"]) == sorted((lead, follower))
     assert convoy.severity in ("high", "critical")  # raised: one of them is watchlisted
