@@ -189,6 +189,37 @@ def cmd_watchlist_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deployment_add(args: argparse.Namespace) -> int:
+    from schemas.deployments import Deployment
+    from streams.deployment_admin import declare
+
+    deployment = Deployment.model_validate({"id": args.id, "name": args.name, "sites": args.site,
+                                            "start": args.start, "end": args.end,
+                                            "raise_severity_by": args.raise_by})
+    asyncio.run(declare(_config(args), deployment, actor=args.by))
+    print(f"deployment {deployment.id} declared: {', '.join(deployment.sites)} "
+          f"{deployment.start.isoformat()} to {deployment.end.isoformat()}")
+    return 0
+
+
+def cmd_deployment_end(args: argparse.Namespace) -> int:
+    from streams.deployment_admin import end
+
+    asyncio.run(end(_config(args), args.id, actor=args.by))
+    print(f"deployment {args.id} ended")
+    return 0
+
+
+def cmd_deployment_list(args: argparse.Namespace) -> int:
+    from streams.deployment_admin import declared
+
+    config = _config(args)
+    for deployment in [*config.alerting.deployments, *asyncio.run(declared(config))]:
+        print(f"{deployment.id:<16} {deployment.name:<28} {','.join(deployment.sites):<20} "
+              f"{deployment.start.isoformat()} .. {deployment.end.isoformat()} +{deployment.raise_severity_by}")
+    return 0
+
+
 def cmd_alerts_tail(args: argparse.Namespace) -> int:
     from streams.alerts_tail import format_alert, tail_alerts
 
@@ -295,6 +326,22 @@ def build_parser() -> argparse.ArgumentParser:
     exporting = _add(wl_sub, "export", cmd_watchlist_export, "Export the watchlist as CSV (re-importable).")
     exporting.add_argument("-o", "--output", type=Path, default=None, help="file (default: standard output)")
 
+    deployment = _add(sub, "deployment", lambda a: EXIT_USAGE,
+                      "Deployment zones: sites where alerts are raised in severity for a time.")
+    dep_sub = deployment.add_subparsers(dest="action", required=True, metavar="ACTION")
+    dep_add = _add(dep_sub, "add", cmd_deployment_add, "Declare (or replace) a deployment at run time.")
+    dep_add.add_argument("id")
+    dep_add.add_argument("--name", required=True)
+    dep_add.add_argument("--site", action="append", required=True, help="a site id (repeatable)")
+    dep_add.add_argument("--start", required=True, help="ISO-8601 with offset, e.g. 2026-11-27T16:00:00+00:00")
+    dep_add.add_argument("--end", required=True, help="ISO-8601 with offset")
+    dep_add.add_argument("--raise-by", type=int, default=1, help="severity levels added (default 1)")
+    dep_add.add_argument("--by", default=os.environ.get("USER", "cli"), help="who declares it (audited)")
+    dep_end = _add(dep_sub, "end", cmd_deployment_end, "End a run-time deployment now.")
+    dep_end.add_argument("id")
+    dep_end.add_argument("--by", default=os.environ.get("USER", "cli"))
+    _add(dep_sub, "list", cmd_deployment_list, "List deployments from the config and the run-time topic.")
+
     alerts = _add(sub, "alerts", lambda a: EXIT_USAGE, "Work with alerts.")
     alerts_sub = alerts.add_subparsers(dest="action", required=True, metavar="ACTION")
     tail = _add(alerts_sub, "tail", cmd_alerts_tail, "Print alerts as they are raised.")
@@ -331,9 +378,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"watchfloor: {error}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as error:
+        from pydantic import ValidationError
+
         from streams.broker import BrokerError
         from streams.clients import BrokerUnavailable
 
+        if isinstance(error, ValidationError):
+            from streams.codecs import describe_validation_error
+
+            print(f"watchfloor: {describe_validation_error(error)}", file=sys.stderr)
+            return EXIT_USAGE
         if isinstance(error, BrokerError | BrokerUnavailable | ValueError):
             print(f"watchfloor: {error}", file=sys.stderr)
             return 1

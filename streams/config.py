@@ -8,7 +8,7 @@ laptop demo and a production cluster. Unknown keys and bad values fail with the 
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from detectors.plates.config import PlatesConfig
 from detectors.scene.config import SceneRulesConfig, ZoneConfig
 from detectors.video.config import VideoDetectorsConfig
+from schemas.deployments import Deployment
 from streams.console.config import ConsoleConfig
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "demo.yaml"
@@ -119,28 +120,6 @@ class PrivacyConfig(Strict):
         return b"watchfloor-demo-key-change-me"
 
 
-class Deployment(Strict):
-    """A time-bounded deployment zone (a Christmas market, a station for an evening)."""
-
-    id: str = Field(min_length=1, max_length=64)
-    name: str
-    sites: list[str] = Field(min_length=1, description="Site ids the deployment covers.")
-    start: datetime = Field(description="ISO-8601 with a zone offset, e.g. 2026-11-27T16:00:00+00:00.")
-    end: datetime
-    raise_severity_by: int = Field(default=1, ge=1, le=4, description="Severity levels added inside it.")
-
-    @model_validator(mode="after")
-    def _check_times(self) -> Deployment:
-        if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError("start and end need a zone offset (e.g. +00:00)")
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
-        return self
-
-    def covers(self, site_id: str | None, t: float) -> bool:
-        return site_id in self.sites and self.start.timestamp() <= t < self.end.timestamp()
-
-
 class AlertingConfig(Strict):
     cooldown_s: float = Field(
         default=300.0, ge=0, le=86400, description="Repeats within this time update the open alert."
@@ -150,9 +129,13 @@ class AlertingConfig(Strict):
         default=True, description="A watchlisted vehicle at a site with an open unattended item escalates both."
     )
 
-    def deployment_at(self, site_id: str | None, t: float) -> tuple[str, int] | None:
-        """The (name, levels) of the deployment covering a site at event time ``t``, if any."""
-        for deployment in self.deployments:
+    def deployment_at(self, site_id: str | None, t: float,
+                      extra: Iterable[Deployment] = ()) -> tuple[str, int] | None:
+        """The (name, levels) of the deployment covering a site at event time ``t``, if any.
+
+        ``extra``: deployments declared at run time (the ``deployments`` topic).
+        """
+        for deployment in (*self.deployments, *extra):
             if deployment.covers(site_id, t):
                 return deployment.name, deployment.raise_severity_by
         return None

@@ -20,6 +20,7 @@ ANPR_READS = "anpr.reads"
 CAMERA_FRAMES = "camera.frames"
 CAMERA_DETECTIONS = "camera.detections"
 WATCHLIST = "watchlist"
+DEPLOYMENTS = "deployments"
 ALERT_CANDIDATES = "alerts.candidates"
 ALERTS = "alerts"
 ALERT_ACTIONS = "alerts.actions"
@@ -60,6 +61,7 @@ def topic_specs(config: WatchfloorConfig) -> list[TopicSpec]:
         TopicSpec(CAMERA_FRAMES, retention_s=3600.0, max_message_bytes=max_bytes),
         TopicSpec(CAMERA_DETECTIONS, retention_s=DAY, max_message_bytes=max_bytes),
         TopicSpec(WATCHLIST, compacted=True),
+        TopicSpec(DEPLOYMENTS, compacted=True),
         TopicSpec(ALERT_CANDIDATES, retention_s=7 * DAY),
         TopicSpec(ALERTS, compacted=True),
         TopicSpec(ALERT_ACTIONS, retention_s=90 * DAY),

@@ -6,22 +6,42 @@ one stream sees a key's candidates and actions in order and owns its table entry
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from typing import Any
 
 import faust
+from pydantic import ValidationError
 
 from schemas.alerts import Alert, AlertAction, AlertCandidate
+from schemas.deployments import Deployment
 from streams import metrics
 from streams.alert_view import OpenAlertsBySite
-from streams.codecs import Rejected, encode, load_json, validate
+from streams.codecs import Rejected, describe_validation_error, encode, load_json, validate
 from streams.lifecycle import Outcome, apply_action, apply_candidate
 from streams.replica import CompactedTopicReplica
 from streams.runtime import Runtime
-from streams.topics import ALERT_ACTIONS, ALERT_CANDIDATES, ALERT_STATE_TABLE, ALERTS
+from streams.topics import ALERT_ACTIONS, ALERT_CANDIDATES, ALERT_STATE_TABLE, ALERTS, DEPLOYMENTS
 
 CORRELATED_RULE = "unattended_item"
+
+log = logging.getLogger(__name__)
+
+
+def apply_deployment(declared: dict[str, Deployment], key: bytes | None, value: bytes | None) -> None:
+    """One record of the compacted ``deployments`` topic: a deployment, or a tombstone ending it."""
+    if key is None:
+        return
+    if value is None:
+        declared.pop(key.decode(errors="replace"), None)
+        return
+    try:
+        deployment = Deployment.model_validate_json(value)
+    except ValidationError as error:
+        log.warning("skipping an invalid deployment record: %s", describe_validation_error(error))
+        return
+    declared[deployment.id] = deployment
 
 
 def register(app: faust.App, runtime: Runtime) -> Any:
@@ -37,6 +57,9 @@ def register(app: faust.App, runtime: Runtime) -> Any:
     alerts_view = CompactedTopicReplica(runtime.config, ALERTS, open_by_site.apply)
     if settings.correlate_watchlist_with_unattended:
         runtime.replicas.append(alerts_view)
+    declared: dict[str, Deployment] = {}  # deployments declared at run time, by id
+    runtime.replicas.append(CompactedTopicReplica(runtime.config, DEPLOYMENTS,
+                                                  lambda k, v: apply_deployment(declared, k, v)))
 
     async def publish(outcome: Outcome, key: str) -> None:
         assert outcome.alert is not None
@@ -65,7 +88,7 @@ def register(app: faust.App, runtime: Runtime) -> Any:
     async def on_candidate(candidate: AlertCandidate) -> None:
         key = candidate.dedupe_key
         now = time.time()
-        deployment = settings.deployment_at(candidate.site_id, candidate.event_time)
+        deployment = settings.deployment_at(candidate.site_id, candidate.event_time, declared.values())
         outcome = apply_candidate(state_table.get(key), candidate, now, settings.cooldown_s, deployment)
         if outcome.alert is None:
             metrics.DUPLICATES_SUPPRESSED.labels(candidate.rule).inc()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import subprocess
+import sys
 import time
 import uuid
 
 import pytest
 
 from schemas.alerts import Alert, AlertAction, AlertCandidate, Evidence, alert_id_for
-from tests.conftest import WorkerProcess
+from tests.conftest import REPO, WorkerProcess
 from tests.integration.kafka_helpers import alerts_for, produce, produce_json, read
 from tests.integration.test_anpr_flow import unique_plate, wait_listed, watchlist
 
@@ -62,3 +66,29 @@ def test_watchlisted_vehicle_at_site_with_unattended_item_escalates_and_links_bo
     assert vehicle.severity == "critical" and vehicle.linked_alert_ids == [bag.alert_id]
     linked_bag = alerts_for(worker.bootstrap, bag_subject, done=lambda found: bool(found[-1].linked_alert_ids))[-1]
     assert linked_bag.linked_alert_ids == [vehicle.alert_id] and linked_bag.severity == "critical"
+
+
+def test_deployment_declared_at_run_time_raises_severity(worker: WorkerProcess) -> None:
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    deployment_id = f"evening-{uuid.uuid4().hex[:6]}"
+    declared = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "deployment", "add", deployment_id, "--name", "Station evening",
+         "--site", "station", "--start", start.isoformat(), "--end", (start + dt.timedelta(hours=2)).isoformat(),
+         "--by", "sgt.test"],
+        cwd=REPO, env={**os.environ, "WATCHFLOOR_BOOTSTRAP": worker.bootstrap}, capture_output=True, timeout=60)
+    assert declared.returncode == 0, declared.stderr.decode()
+    time.sleep(1.5)  # the workers follow the deployments topic
+
+    plate = unique_plate("DZ")
+    before = worker.metric_value("watchfloor_watchlist_entries")
+    watchlist(worker.bootstrap, plate, priority=4)  # medium on its own
+    wait_listed(worker, before + 1)
+    produce_json(worker.bootstrap, "anpr.reads", [read(plate, camera="cam-c")])  # cam-c is at the station
+    alert = alerts_for(worker.bootstrap, plate)[0]
+    assert alert.severity == "high" and alert.details["deployment"] == "Station evening"
+
+    bad = subprocess.run([sys.executable, "-m", "streams.cli", "deployment", "add", "x", "--name", "n", "--site",
+                          "station", "--start", "tomorrow", "--end", "later"],
+                         cwd=REPO, env={**os.environ, "WATCHFLOOR_BOOTSTRAP": worker.bootstrap},
+                         capture_output=True, timeout=60)
+    assert bad.returncode == 2 and b"start" in bad.stderr  # a clear error naming the field
