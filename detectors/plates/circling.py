@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
 
 from detectors.findings import Finding
 from detectors.plates._episodes import claim_episode, prune_episodes
+from detectors.plates._rule import ReadRule
 from detectors.plates.config import CirclingConfig, RetentionConfig
 from detectors.plates.recent import RecentReads
 from detectors.plates.sighting import Sighting
@@ -30,7 +30,7 @@ def _t(s: Sighting) -> float:
     return s.t
 
 
-class CirclingRule:
+class CirclingRule(ReadRule):
     """Per-partition rule over recent sightings by plate; order- and duplicate-tolerant.
 
     Passes are recomputed from the plate's sorted reads at the site on each new read, so a
@@ -54,32 +54,8 @@ class CirclingRule:
         self._episodes: dict[tuple[str, str], list[list[float]]] = {}
         self._last_sweep = -math.inf
 
-    def __len__(self) -> int:
-        """Sightings currently held."""
-        return len(self.reads)
-
-    @property
-    def dropped_late(self) -> int:
-        return self.reads.dropped_late
-
-    @property
-    def duplicates(self) -> int:
-        return self.reads.duplicates
-
-    def observe(self, s: Sighting) -> list[Finding]:
-        """Add one sighting; return a ``circling`` finding when it completes a new episode."""
-        history = self.reads.add(s)
-        return [] if history is None else self.evaluate(s, history)
-
-    def observe_many(self, sightings: Iterable[Sighting]) -> list[Finding]:
-        out: list[Finding] = []
-        for s in sightings:
-            out.extend(self.observe(s))
-        return out
-
     def prune(self, now: float) -> None:
-        """Drop state older than ``now - window - lateness`` (call from a timer on quiet feeds)."""
-        self.reads.prune(now)
+        super().prune(now)
         self._sweep_episodes()
 
     def evaluate(self, s: Sighting, history: list[Sighting]) -> list[Finding]:

@@ -18,9 +18,9 @@ camera positions by ``min_distance_m``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 
 from detectors.findings import Finding
+from detectors.plates._rule import ReadRule
 from detectors.plates.config import ClonedPlateConfig, RetentionConfig
 from detectors.plates.recent import RecentReads
 from detectors.plates.sighting import EARTH_RADIUS_M, Sighting, haversine_m
@@ -38,7 +38,7 @@ def _index_of(history: list[Sighting], s: Sighting) -> int:
     raise ValueError("sighting is not in its plate's history")
 
 
-class ClonedPlateRule:
+class ClonedPlateRule(ReadRule):
     """Per-partition rule over recent sightings by plate, pruned by event-time horizon.
 
     Each new sighting is compared with the held sightings of its plate nearest to it in event
@@ -61,32 +61,6 @@ class ClonedPlateRule:
         self.reads = reads if reads is not None else RecentReads(config.window_s + lateness)
         self._max_mps = config.max_speed_kmh / 3.6
 
-    def __len__(self) -> int:
-        """Sightings currently held."""
-        return len(self.reads)
-
-    @property
-    def dropped_late(self) -> int:
-        return self.reads.dropped_late
-
-    @property
-    def duplicates(self) -> int:
-        return self.reads.duplicates
-
-    def observe(self, s: Sighting) -> list[Finding]:
-        """Add one sighting; return a ``cloned_plate`` finding if it makes an impossible journey."""
-        history = self.reads.add(s)
-        return [] if history is None else self.evaluate(s, history)
-
-    def observe_many(self, sightings: Iterable[Sighting]) -> list[Finding]:
-        out: list[Finding] = []
-        for s in sightings:
-            out.extend(self.observe(s))
-        return out
-
-    def prune(self, now: float) -> None:
-        """Drop state older than ``now - window - lateness`` (call from a timer on quiet feeds)."""
-        self.reads.prune(now)
 
     def evaluate(self, s: Sighting, history: list[Sighting]) -> list[Finding]:
         """Check ``s`` (already stored) against the other sightings of its plate."""

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from detectors.findings import Finding, Severity
 from detectors.plates._episodes import claim_episode, prune_episodes
+from detectors.plates._rule import ReadRule
 from detectors.plates.config import ConvoyConfig, RetentionConfig
 from detectors.plates.recent import RecentReads
 from detectors.plates.sighting import Sighting
@@ -38,7 +39,7 @@ def _t(s: Sighting) -> float:
     return s.t
 
 
-class ConvoyRule:
+class ConvoyRule(ReadRule):
     """Per-partition convoy rule; order- and duplicate-tolerant, pruned by event time.
 
     ``is_watchlisted(plate)`` raises the severity to ``high`` when either plate is listed.
@@ -74,32 +75,8 @@ class ConvoyRule:
         self._max_gap = config.max_gap_s
         self._max_partners = config.max_partners_per_read
 
-    def __len__(self) -> int:
-        """Reads currently held."""
-        return len(self.reads)
-
-    @property
-    def dropped_late(self) -> int:
-        return self.reads.dropped_late
-
-    @property
-    def duplicates(self) -> int:
-        return self.reads.duplicates
-
-    def observe(self, s: Sighting) -> list[Finding]:
-        """Add one sighting; return ``convoy`` findings for pairs it completes."""
-        history = self.reads.add(s)
-        return [] if history is None else self.evaluate(s, history)
-
-    def observe_many(self, sightings: Iterable[Sighting]) -> list[Finding]:
-        out: list[Finding] = []
-        for s in sightings:
-            out.extend(self.observe(s))
-        return out
-
     def prune(self, now: float) -> None:
-        """Drop state older than the horizon at ``now`` (call from a timer on quiet feeds)."""
-        self.reads.prune(now)
+        super().prune(now)
         self._sweep_episodes()
 
     def evaluate(self, s: Sighting, history: list[Sighting]) -> list[Finding]:

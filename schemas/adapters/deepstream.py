@@ -35,6 +35,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from schemas.adapters import AdapterError
 from schemas.detections import (
     MAX_OBJECTS_PER_FRAME,
     AttributeValue,
@@ -52,10 +53,6 @@ _NON_CLASS_KEYS = frozenset({
 UNTRACKED_OBJECT_ID = "18446744073709551615"
 # Vehicle attributes never copied: the plate is personal data and belongs on anpr.reads.
 _PERSONAL_ATTRIBUTES = frozenset({"license", "licenseState", "name"})
-
-
-class AdapterError(ValueError):
-    """A DeepStream message that cannot be converted; the message names the offending field."""
 
 
 def _field(container: Mapping[str, Any], key: str, path: str) -> Any:

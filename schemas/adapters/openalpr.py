@@ -30,14 +30,12 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from schemas.adapters import AdapterError
+
 MIN_EPOCH_S = 946_684_800.0  # 2000-01-01, as schemas.anpr.PlateRead
 MAX_EPOCH_S = 4_102_444_800.0  # 2100-01-01
 MAX_PLATE_CHARS = 16
 MAX_ID_CHARS = 128
-
-
-class AdapterError(ValueError):
-    """An OpenALPR message that cannot be converted; the message names the offending field."""
 
 
 def openalpr_to_reads(
