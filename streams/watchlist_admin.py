@@ -97,6 +97,8 @@ async def import_csv(config: WatchfloorConfig, path: Path, actor: str,
                     if progress:
                         progress(imported + len(rejected), total_bytes and cast(Any, handle).buffer.tell())
         await asyncio.gather(*pending)
+        if progress:
+            progress(imported + len(rejected), total_bytes)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         audit = AuditRecord(at=time.time(), actor=actor, action="watchlist.import", target=path.name,
                             details={"sha256": digest, "imported": imported, "rejected": len(rejected)})
@@ -143,7 +145,10 @@ def read_csv(source: Path | TextIO, actor: str, now: float | None = None) -> Ite
     for row in reader:
         line = reader.line_num
         try:
-            covert = CSV_BOOLEANS[(row.get("covert") or "").strip().lower()]
+            covert_text = (row.get("covert") or "").strip().lower()
+            if covert_text not in CSV_BOOLEANS:
+                raise ValueError(f"covert must be true/false/yes/no/1/0, not {covert_text!r}")
+            covert = CSV_BOOLEANS[covert_text]
             expires = (row.get("expires_at") or "").strip()
             yield WatchlistEntry(
                 plate=normalise_plate(row["plate"] or ""),
@@ -158,5 +163,5 @@ def read_csv(source: Path | TextIO, actor: str, now: float | None = None) -> Ite
             )
         except ValidationError as error:
             yield RejectedRow(line, describe_validation_error(error))
-        except (ValueError, KeyError) as error:
-            yield RejectedRow(line, f"bad value: {error}")
+        except ValueError as error:
+            yield RejectedRow(line, str(error))
