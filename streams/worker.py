@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 
@@ -42,6 +43,9 @@ def run_worker(config: WatchfloorConfig, loglevel: str = "info") -> None:
     finally:
         setup_loop.close()
     asyncio.set_event_loop(asyncio.new_event_loop())
+    # Detector state (recent reads, background models) is large and long-lived: collect the
+    # young generation less often, so the collector does not dominate the hot path.
+    gc.set_threshold(50_000, 20, 20)
     app, _runtime = create_app(config)
     log.info("worker starting: broker %s, metrics on http://%s:%s/metrics", config.kafka.bootstrap,
              config.worker.web_host, config.worker.web_port)
