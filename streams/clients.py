@@ -84,6 +84,16 @@ async def read_to_end(config: WatchfloorConfig, topic: str) -> list[ConsumerReco
         await consumer.stop()
 
 
+async def latest_values(config: WatchfloorConfig, topic: str) -> list[bytes]:
+    """The current value of every key of a compacted topic (keys whose latest record is a tombstone
+    are left out), in first-seen key order."""
+    latest: dict[bytes, bytes | None] = {}
+    for record in await read_to_end(config, topic):
+        if record.key is not None:
+            latest[record.key] = record.value
+    return [value for value in latest.values() if value is not None]
+
+
 async def follow(config: WatchfloorConfig, topic: str, from_beginning: bool = True,
                  timeout: float | None = None) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
     """Yield records as they arrive; stops after ``timeout`` seconds if given."""

@@ -6,7 +6,7 @@ import time
 
 from schemas.audit import AuditRecord
 from schemas.deployments import Deployment
-from streams.clients import produce, read_to_end
+from streams.clients import latest_values, produce
 from streams.codecs import encode
 from streams.config import WatchfloorConfig
 from streams.topics import AUDIT, DEPLOYMENTS
@@ -33,9 +33,5 @@ async def end(config: WatchfloorConfig, deployment_id: str, actor: str) -> None:
 
 
 async def declared(config: WatchfloorConfig) -> list[Deployment]:
-    latest: dict[bytes, bytes | None] = {}
-    for record in await read_to_end(config, DEPLOYMENTS):
-        if record.key is not None:
-            latest[record.key] = record.value
-    return sorted((Deployment.model_validate_json(v) for v in latest.values() if v is not None),
+    return sorted((Deployment.model_validate_json(v) for v in await latest_values(config, DEPLOYMENTS)),
                   key=lambda d: d.start)

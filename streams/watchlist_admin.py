@@ -17,7 +17,7 @@ from detectors.plates.normalise import normalise_plate
 from detectors.plates.privacy import plate_hash
 from schemas.audit import AuditRecord
 from schemas.watchlist import WatchlistEntry
-from streams.clients import produce, producer, read_to_end, start_with_retry
+from streams.clients import latest_values, produce, producer, start_with_retry
 from streams.codecs import describe_validation_error, encode
 from streams.config import WatchfloorConfig
 from streams.topics import AUDIT, WATCHLIST
@@ -54,11 +54,7 @@ async def remove_plate(config: WatchfloorConfig, plate: str, actor: str) -> str:
 
 async def list_entries(config: WatchfloorConfig) -> list[WatchlistEntry]:
     """The current watchlist: the latest record per plate, removals applied."""
-    latest: dict[bytes, bytes | None] = {}
-    for record in await read_to_end(config, WATCHLIST):
-        if record.key is not None:
-            latest[record.key] = record.value
-    return sorted((WatchlistEntry.model_validate_json(v) for v in latest.values() if v is not None),
+    return sorted((WatchlistEntry.model_validate_json(v) for v in await latest_values(config, WATCHLIST)),
                   key=lambda e: e.plate)
 
 
