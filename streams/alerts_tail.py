@@ -37,7 +37,7 @@ def format_alert(alert: Alert, elapsed: float | None = None) -> str:
     where = alert.details.get("camera_name") or alert.camera_id or "-"
     why = alert.details.get("reason", "")
     repeat = f" x{alert.count}" if alert.count > 1 else ""
-    match = alert.details.get("match")
+    match = alert.details.get("match_kind")
     how = f" ({match} match)" if match and match != "exact" else ""
     prefix = f"[+{elapsed:4.0f}s] " if elapsed is not None else ""
     covert = " COVERT" if alert.restricted else ""

@@ -92,7 +92,10 @@ class AnprPipeline:
         camera = self.config.camera(finding.camera_id) if finding.camera_id else None
         if camera is not None:
             details["camera_name"] = camera.name
-        restricted = bool(details.get("covert"))
+        # Covert entries are for supervisors only, and so is any convoy one of them is part of.
+        restricted = bool(details.get("covert")) or any(
+            (entry := self.analytics.watchlist.get(plate)) is not None and entry.covert
+            for plate in details.get("watchlisted") or ())
         hashed = "+".join(plate_hash(plate, self._hash_key) for plate in finding.subject.split("+"))  # convoy: pairs
         log.info("%s %s at %s", finding.rule, hashed, finding.camera_id)
-        return candidate_from_finding(finding, evidence, restricted=restricted)
+        return candidate_from_finding(finding, evidence, restricted=restricted, details=details)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from detectors.findings import Finding
 from schemas.alerts import AlertAction, AlertCandidate, Evidence, alert_id_for
@@ -28,7 +29,7 @@ TITLES = {
 
 
 def candidate_from_finding(finding: Finding, evidence: Sequence[Evidence], *, title: str | None = None,
-                           restricted: bool = False) -> AlertCandidate:
+                           restricted: bool = False, details: Mapping[str, Any] | None = None) -> AlertCandidate:
     """Wrap a finding with its evidence; the alert id depends only on rule, subject and first evidence."""
     return AlertCandidate(
         alert_id=alert_id_for(finding.rule, finding.subject, finding.first_evidence_id),
@@ -40,7 +41,7 @@ def candidate_from_finding(finding: Finding, evidence: Sequence[Evidence], *, ti
         site_id=finding.site_id,
         title=title or TITLES.get(finding.rule, finding.rule.replace("_", " ").capitalize()),
         evidence=list(evidence),
-        details=dict(finding.details),
+        details=dict(finding.details if details is None else details),
         restricted=restricted,
     )
 

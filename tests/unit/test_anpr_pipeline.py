@@ -1,0 +1,64 @@
+"""The ANPR pipeline between wire reads and alert candidates: covert hits, unusable reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from detectors.plates.watchlist import WatchlistEntry, WatchlistIndex
+from streams.anpr_pipeline import AnprPipeline
+from streams.config import parse_config
+
+CONFIG = parse_config({
+    "sites": [{"id": "s", "name": "S", "lat": 51.5, "lon": -0.1}, {"id": "t", "name": "T", "lat": 51.6, "lon": -0.1}],
+    "cameras": [{"id": f"c{i}", "name": f"C{i}", "site": "s", "lat": 51.5 + i * 0.01, "lon": -0.1}
+                for i in range(3)],
+}, env={})
+
+
+def read(read_id: str, plate: str, camera: str = "c0", t: float = 1.7e9) -> Any:
+    return {"read_id": read_id, "plate": plate, "confidence": 0.95, "camera_id": camera, "event_time": t}
+
+
+def pipeline(*entries: WatchlistEntry) -> AnprPipeline:
+    index = WatchlistIndex(CONFIG.anpr.matching)
+    for entry in entries:
+        index.add(entry)
+    return AnprPipeline(CONFIG, index)
+
+
+def test_covert_hit_is_restricted_and_carries_its_evidence() -> None:
+    out = pipeline(WatchlistEntry(plate="AB12CDE", reason="covert op", covert=True)).process(
+        [read("r1", "ab12 cde")])
+    (candidate,) = out.candidates
+    assert candidate.rule == "watchlist_hit" and candidate.restricted
+    assert candidate.evidence[0].event_id == "r1" and candidate.details["camera_name"] == "C0"
+
+
+def test_convoy_with_a_covert_plate_is_restricted() -> None:
+    runner = pipeline(WatchlistEntry(plate="AB12CDE", reason="covert op", covert=True, priority=5))
+    reads = []
+    for step, camera in enumerate(("c0", "c1", "c2")):
+        t = 1.7e9 + step * 300
+        reads += [read(f"a{step}", "AB12CDE", camera, t), read(f"b{step}", "XY34ZZZ", camera, t + 2)]
+    convoys = [c for c in runner.process(reads).candidates if c.rule == "convoy"]
+    assert convoys and all(c.restricted for c in convoys)
+
+
+def test_unusable_reads_are_reported_without_quoting_the_plate() -> None:
+    out = pipeline().process([read("r1", "AB12CDE", camera="nowhere"), read("r2", "??")])
+    reasons = dict((r["read_id"], reason) for r, reason in out.unusable)
+    assert "unknown camera" in reasons["r1"]
+    assert "??" not in reasons["r2"] and "not a usable plate" in reasons["r2"]
+
+
+def test_terminal_line_names_the_camera_and_how_it_matched() -> None:
+    from schemas.alerts import Alert
+    from streams.alerts_tail import format_alert
+
+    (candidate,) = pipeline(WatchlistEntry(plate="AB12CDE", reason="stolen")).process(
+        [read("r1", "A812CDE")]).candidates  # an OCR 8-for-B confusion
+    alert = Alert(alert_id=candidate.alert_id, rule=candidate.rule, subject=candidate.subject,
+                  severity=candidate.severity, title=candidate.title, first_seen=1.0, last_seen=1.0, raised_at=1.0,
+                  updated_at=1.0, evidence=candidate.evidence, details=candidate.details, camera_id="c0")
+    line = format_alert(alert)
+    assert "at C0" in line and "(equivalent match)" in line and "stolen" in line
