@@ -92,7 +92,7 @@ def cmd_simulate_anpr(args: argparse.Namespace) -> int:
     config = _config(args)
     interest = args.plate or [e.plate for e in read_csv(DEMO_WATCHLIST, "simulator") if not isinstance(e, RejectedRow)]
     simulator = PlateReadSimulator([c for c in config.cameras if c.kind == "anpr"], interest,
-                                   hit_every=args.hit_every, seed=args.seed)
+                                   hit_every=args.hit_every, seed=args.seed, clone_every=args.clone_every)
     print(f"simulating ANPR reads at {args.rate}/s (batches of {args.batch}) to {config.kafka.bootstrap}",
           flush=True)
     sent = asyncio.run(run_anpr_simulation(config, simulator, args.rate, args.batch, args.duration, args.count))
@@ -285,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     anpr.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     anpr.add_argument("--count", type=int, default=None, help="stop after this many reads")
     anpr.add_argument("--hit-every", type=int, default=50, help="every Nth read is a vehicle of interest")
+    anpr.add_argument("--clone-every", type=int, default=0,
+                      help="every Nth read is a vehicle of interest at another site: a cloned plate (0: never)")
     anpr.add_argument("--plate", action="append", help="a vehicle of interest (repeatable; default: demo list)")
     anpr.add_argument("--seed", type=int, default=None, help="random seed for a repeatable run")
 

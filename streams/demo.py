@@ -81,7 +81,7 @@ def run_demo(config: WatchfloorConfig, config_path: Path | None, rate: float, du
         asyncio.run(add_entries(config, entries, actor="demo"))
         worker = spawn(["worker", "--web-port", str(web_port)], logs / "worker.log", env)
         children.append(worker)
-        simulator = spawn(["simulate", "anpr", "--rate", str(rate), "--hit-every", "40"],
+        simulator = spawn(["simulate", "anpr", "--rate", str(rate), "--hit-every", "40", "--clone-every", "300"],
                           logs / "simulator.log", env)
         children.append(simulator)
         console_port = config.console.port if port_is_free(config.console.port) else find_free_port()
@@ -123,4 +123,4 @@ Alerts appear below as they are raised. Ctrl-C stops everything.
         broker.stop()
         remove_run_file()
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        print("demo stopped: simulator, worker and broker are down.", flush=True)
+        print("demo stopped: simulator, console, worker and broker are down.", flush=True)

@@ -35,32 +35,50 @@ def uk_plate(rng: random.Random) -> str:
 
 @dataclass
 class PlateReadSimulator:
-    """Generates reads; every ``hit_every``-th read is a vehicle of interest."""
+    """Generates reads; every ``hit_every``-th read is a vehicle of interest.
+
+    Each vehicle is read by its own home camera, so journeys are plausible; every
+    ``clone_every``-th read (0: never) is a vehicle of interest at a camera of another site,
+    too soon to have driven there: a cloned plate.
+    """
 
     cameras: Sequence[Camera]
     plates_of_interest: Sequence[str] = ()
     hit_every: int = 50
     population: int = 5000
     seed: int | None = None
+    clone_every: int = 0
 
     def __post_init__(self) -> None:
         if not self.cameras:
             raise ValueError("no ANPR cameras configured: add cameras with kind: anpr to the config")
         self._rng = random.Random(self.seed)
         self._vehicles = [uk_plate(self._rng) for _ in range(self.population)]
+        self._home: dict[str, Camera] = {}
         self._count = 0
+
+    def _camera_for(self, plate: str) -> Camera:
+        home = self._home.get(plate)
+        if home is None:
+            home = self._home[plate] = self._rng.choice(self.cameras)
+        return home
 
     def next_read(self, event_time: float) -> PlateRead:
         rng = self._rng
         self._count += 1
-        if self.plates_of_interest and self.hit_every and self._count % self.hit_every == 0:
+        if self.plates_of_interest and self.clone_every and self._count % self.clone_every == 0:
             plate = rng.choice(self.plates_of_interest)
+            elsewhere = [c for c in self.cameras if c.site != self._camera_for(plate).site]
+            camera = rng.choice(elsewhere) if elsewhere else self._camera_for(plate)
+        elif self.plates_of_interest and self.hit_every and self._count % self.hit_every == 0:
+            plate = rng.choice(self.plates_of_interest)
+            camera = self._camera_for(plate)
         else:
             plate = rng.choice(self._vehicles)
+            camera = self._camera_for(plate)
         # Cameras render plates in their own style: sometimes with a space, sometimes lower case.
         if rng.random() < 0.3 and len(plate) == 7:
             plate = f"{plate[:4]} {plate[4:]}"
-        camera = rng.choice(self.cameras)
         return PlateRead(
             read_id=f"sim-{uuid.UUID(int=rng.getrandbits(128)).hex[:20]}",
             plate=plate,
