@@ -7,12 +7,15 @@ and the test fixtures; production uses Apache Kafka (see docker-compose.yml).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -20,6 +23,23 @@ log = logging.getLogger(__name__)
 
 #: Port the demo tries first, so a second terminal finds the broker with no flags.
 WELL_KNOWN_PORT = 19092
+
+
+_PR_SET_PDEATHSIG = 1
+# Resolved once in the parent: the child runs between fork and exec, where loading a library
+# (dlopen) could deadlock if another thread held its lock at fork time.
+_prctl = ctypes.CDLL(None).prctl if sys.platform == "linux" else None
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` for children: the kernel sends SIGTERM when the parent dies, even by SIGKILL,
+    so a killed demo or test run leaves no broker or worker behind."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def child_preexec() -> Callable[[], None] | None:
+    return die_with_parent if _prctl is not None else None
 
 
 class BrokerError(RuntimeError):
@@ -105,7 +125,7 @@ class EmbeddedBroker:
         with open(self.log_path or os.devnull, "ab") as output:
             # Own process group: Ctrl-C in the terminal reaches us first, and we stop it in order.
             self._process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
-                                             start_new_session=True, env=env)
+                                             start_new_session=True, env=env, preexec_fn=child_preexec())
         if not wait_for_port(self.host, self.port, timeout):
             code = self._process.poll()
             self.stop()

@@ -8,8 +8,6 @@ also get a parent-death signal, so even a killed demo does not leave orphans.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -19,7 +17,7 @@ import time
 from pathlib import Path
 
 from streams.alerts_tail import format_alert, tail_alerts
-from streams.broker import WELL_KNOWN_PORT, EmbeddedBroker, find_free_port, port_is_free
+from streams.broker import WELL_KNOWN_PORT, EmbeddedBroker, child_preexec, find_free_port, port_is_free
 from streams.config import WatchfloorConfig
 from streams.runfile import remove_run_file, run_dir, write_run_file
 from streams.watchlist_admin import RejectedRow, add_entries, read_csv
@@ -28,19 +26,11 @@ from streams.worker import ensure_topics_with_retry
 log = logging.getLogger(__name__)
 
 DEMO_WATCHLIST = Path(__file__).resolve().parent.parent / "config" / "demo-watchlist.csv"
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 def spawn(args: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     with log_path.open("ab") as output:
         return subprocess.Popen([sys.executable, "-m", "streams.cli", *args], stdout=output,
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True,
-                                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                                preexec_fn=child_preexec())
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import EmbeddedBroker, find_free_port
+from streams.broker import EmbeddedBroker, child_preexec, find_free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -55,7 +55,7 @@ class WorkerProcess:
         with self.log_path.open("ab") as output:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(self.web_port)],
-                stdout=output, stderr=subprocess.STDOUT, env=self.env, cwd=REPO)
+                stdout=output, stderr=subprocess.STDOUT, env=self.env, cwd=REPO, preexec_fn=child_preexec())
         return self
 
     def url(self, path: str) -> str:

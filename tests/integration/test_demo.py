@@ -80,3 +80,27 @@ def test_demo_shows_alerts_within_a_minute_and_stops_cleanly(tmp_path: Path) -> 
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
             demo.wait()
+
+
+def test_a_killed_demo_takes_its_children_with_it(tmp_path: Path) -> None:
+    env = {**os.environ, "WATCHFLOOR_RUN_DIR": str(tmp_path)}
+    env.pop("WATCHFLOOR_BOOTSTRAP", None)
+    demo = subprocess.Popen([sys.executable, "-m", "streams.cli", "demo"], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        run_file = tmp_path / "run.json"
+        deadline = time.monotonic() + 30
+        while not run_file.exists():
+            assert demo.poll() is None and time.monotonic() < deadline, "demo never wrote its run file"
+            time.sleep(0.2)
+        info = json.loads(run_file.read_text())
+        demo.kill()  # kill -9: no chance to clean up
+        demo.wait()
+        children = [info[k] for k in ("broker_pid", "worker_pid", "simulator_pid", "console_pid")]
+        deadline = time.monotonic() + 20
+        while [p for p in children if alive(p)]:
+            assert time.monotonic() < deadline, "children outlived a killed demo"
+            time.sleep(0.2)
+    finally:
+        if demo.poll() is None:
+            demo.kill()

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from schemas.watchlist import WatchlistEntry
-from streams.broker import EmbeddedBroker, find_free_port
+from streams.broker import EmbeddedBroker, child_preexec, find_free_port
 from streams.config import load_config
 from streams.console.auth import hash_token
 from streams.topics import ensure_topics
@@ -74,7 +74,8 @@ class ConsoleProcess:
                "WATCHFLOOR_CONSOLE_SECRET": "reliability"}
         self.log = (workdir / "console.log").open("ab")
         self.process = subprocess.Popen([sys.executable, "-m", "streams.cli", "console", "--port", str(self.port)],
-                                        cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+                                        cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                        preexec_fn=child_preexec())
 
     def get(self, path: str) -> Any:
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
