@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import faust
 
 from detectors.plates.watchlist import WatchlistIndex
+from schemas.alerts import AlertCandidate
 from streams import metrics
 from streams.codecs import Rejected, dead_letter, encode
 from streams.config import WatchfloorConfig
 from streams.replica import CompactedTopicReplica
-from streams.topics import DEADLETTER
+from streams.topics import ALERT_CANDIDATES, DEADLETTER
 from streams.watchlist_replica import watchlist_replica
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,14 @@ class Runtime:
         #: Group-less readers started with the worker (the watchlist first).
         self.replicas: list[CompactedTopicReplica] = [self.watchlist]
         self.deadletter_topic = app.topic(DEADLETTER, key_serializer="raw", value_serializer="raw")
+        self.candidates_topic = app.topic(ALERT_CANDIDATES, key_serializer="raw", value_serializer="raw")
+
+    async def send_candidates(self, candidates: Sequence[AlertCandidate]) -> None:
+        """Detector agents' one output: keyed by dedupe key, so the alerting agent owns each key."""
+        for candidate in candidates:
+            await self.candidates_topic.send(key=candidate.dedupe_key.encode(), value=encode(candidate))
+        if candidates:
+            metrics.MESSAGES_PRODUCED.labels(ALERT_CANDIDATES).inc(len(candidates))
 
     async def consume(self, stream: faust.StreamT, handle: Callable[[Any], Awaitable[None]]) -> None:
         """The one agent loop: each message is handled or dead-lettered; nothing stops the stream.

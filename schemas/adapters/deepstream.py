@@ -35,7 +35,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schemas.adapters import AdapterError
+from schemas.adapters import AdapterError, finite_number
 from schemas.detections import (
     MAX_OBJECTS_PER_FRAME,
     AttributeValue,
@@ -66,12 +66,6 @@ def _mapping(value: Any, path: str) -> Mapping[str, Any]:
         raise AdapterError(f"{path}: expected a JSON object, got {type(value).__name__}")
     return value
 
-
-def _number(value: Any, path: str) -> float:
-    # bool is an int subclass; a true/false coordinate is a producer bug, not a 1/0 pixel.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise AdapterError(f"{path}: expected a finite number, got {value!r}")
-    return float(value)
 
 
 def _non_empty_str(value: Any, path: str) -> str:
@@ -109,7 +103,7 @@ def _confidence(sub: Mapping[str, Any], obj: Mapping[str, Any], path: str) -> fl
         raw, path = obj.get("confidence"), "object.confidence"  # some forks put it on the object
     if raw is None:
         return 1.0  # nvmsgconv writes 1.0 itself when it has no classifier output
-    value = _number(raw, path)
+    value = finite_number(raw, path)
     if value < 0:
         return 0.0  # DeepStream reports -0.1 for tracker-only (not re-detected) objects
     if value > 1:
@@ -150,10 +144,10 @@ def _track_object(message: Mapping[str, Any]) -> TrackedObject:
         track_id = f"untracked:{_non_empty_str(message.get('messageid'), 'messageid')}"
 
     bbox = _mapping(_field(obj, "bbox", "object.bbox"), "object.bbox")
-    x1 = _number(_field(bbox, "topleftx", "object.bbox.topleftx"), "object.bbox.topleftx")
-    y1 = _number(_field(bbox, "toplefty", "object.bbox.toplefty"), "object.bbox.toplefty")
-    x2 = _number(_field(bbox, "bottomrightx", "object.bbox.bottomrightx"), "object.bbox.bottomrightx")
-    y2 = _number(_field(bbox, "bottomrighty", "object.bbox.bottomrighty"), "object.bbox.bottomrighty")
+    x1 = finite_number(_field(bbox, "topleftx", "object.bbox.topleftx"), "object.bbox.topleftx")
+    y1 = finite_number(_field(bbox, "toplefty", "object.bbox.toplefty"), "object.bbox.toplefty")
+    x2 = finite_number(_field(bbox, "bottomrightx", "object.bbox.bottomrightx"), "object.bbox.bottomrightx")
+    y2 = finite_number(_field(bbox, "bottomrighty", "object.bbox.bottomrighty"), "object.bbox.bottomrighty")
     if x2 < x1 or y2 < y1:
         raise AdapterError(
             f"object.bbox: bottom-right ({x2}, {y2}) is above or left of top-left ({x1}, {y1})"

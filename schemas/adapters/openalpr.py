@@ -26,11 +26,10 @@ direction, country, image_ref``. Bad input raises ``AdapterError`` naming the of
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
-from schemas.adapters import AdapterError
+from schemas.adapters import AdapterError, finite_number
 
 MIN_EPOCH_S = 946_684_800.0  # 2000-01-01, as schemas.anpr.PlateRead
 MAX_EPOCH_S = 4_102_444_800.0  # 2100-01-01
@@ -210,16 +209,11 @@ def _camera_id(msg: Mapping[str, Any]) -> str:
     return text
 
 
-def _number(value: Any, path: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise AdapterError(f"{path}: expected a finite number, got {value!r}")
-    return float(value)
-
 
 def _epoch_ms(msg: Mapping[str, Any], key: str) -> float:
     if key not in msg:
         raise AdapterError(f"{key}: missing (epoch milliseconds)")
-    seconds = _number(msg[key], key) / 1000.0
+    seconds = finite_number(msg[key], key) / 1000.0
     if not MIN_EPOCH_S <= seconds <= MAX_EPOCH_S:
         raise AdapterError(f"{key}: {msg[key]!r} is not epoch milliseconds between 2000 and 2100")
     return seconds
@@ -240,7 +234,7 @@ def _confidence(msg: Mapping[str, Any], key: str, where: str) -> float:
     path = _path(where, key)
     if key not in msg:
         raise AdapterError(f"{path}: missing")
-    value = _number(msg[key], path)
+    value = finite_number(msg[key], path)
     # OpenALPR reports percent.
     if not 0.0 <= value <= 100.0:
         raise AdapterError(f"{path}: {value!r} is outside 0..100 (OpenALPR confidence is a percentage)")
@@ -271,7 +265,7 @@ def _country(value: Any, path: str) -> str | None:
 def _direction(value: Any, towards_heading_deg: float) -> str | None:
     if value is None:
         return None
-    heading = _number(value, "travel_direction")
+    heading = finite_number(value, "travel_direction")
     if heading < 0:
         # OpenALPR uses -1 when it could not tell.
         return "unknown"

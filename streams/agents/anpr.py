@@ -9,9 +9,9 @@ import faust
 
 from streams import metrics
 from streams.anpr_pipeline import AnprPipeline
-from streams.codecs import Rejected, decode_plate_reads, encode
+from streams.codecs import Rejected, decode_plate_reads
 from streams.runtime import Runtime
-from streams.topics import ALERT_CANDIDATES, ANPR_READS
+from streams.topics import ANPR_READS
 
 #: How often rule state is pruned by wall time (retention on an idle feed).
 PRUNE_INTERVAL_S = 60.0
@@ -19,7 +19,6 @@ PRUNE_INTERVAL_S = 60.0
 
 def register(app: faust.App, runtime: Runtime) -> Any:
     reads_topic = app.topic(ANPR_READS, key_serializer="raw", value_serializer="raw")
-    candidates_topic = app.topic(ALERT_CANDIDATES, key_serializer="raw", value_serializer="raw")
     pipeline = AnprPipeline(runtime.config, runtime.watchlist_index)
     max_bytes = runtime.config.kafka.max_message_bytes
 
@@ -36,10 +35,7 @@ def register(app: faust.App, runtime: Runtime) -> Any:
             await runtime.send_dead_letter(
                 Rejected("schema_violation", f"read {read['read_id']}: {reason}"), message, part=True)
         metrics.EVENTS_PROCESSED.labels("plate_read").inc(len(reads) - len(output.unusable))
-        for candidate in output.candidates:
-            await candidates_topic.send(key=candidate.dedupe_key.encode(), value=encode(candidate))
-        if output.candidates:
-            metrics.MESSAGES_PRODUCED.labels(ALERT_CANDIDATES).inc(len(output.candidates))
+        await runtime.send_candidates(output.candidates)
 
     @app.agent(reads_topic, name="anpr")
     async def anpr(stream: faust.StreamT) -> None:

@@ -7,12 +7,11 @@ from typing import Any
 
 import faust
 
-from schemas.alerts import AlertCandidate
 from streams import metrics
-from streams.codecs import Rejected, encode, load_json
+from streams.codecs import Rejected, load_json
 from streams.runtime import Runtime
 from streams.scene_pipeline import ScenePipeline, decode_detections, is_deepstream
-from streams.topics import ALERT_CANDIDATES, CAMERA_DETECTIONS
+from streams.topics import CAMERA_DETECTIONS
 
 #: How often frames held back waiting for more DeepStream parts are analysed anyway.
 FLUSH_INTERVAL_S = 1.0
@@ -20,14 +19,8 @@ FLUSH_INTERVAL_S = 1.0
 
 def register(app: faust.App, runtime: Runtime) -> Any:
     detections_topic = app.topic(CAMERA_DETECTIONS, key_serializer="raw", value_serializer="raw")
-    candidates_topic = app.topic(ALERT_CANDIDATES, key_serializer="raw", value_serializer="raw")
     pipeline = ScenePipeline(runtime.config)
     max_bytes = runtime.config.kafka.max_message_bytes
-
-    async def emit(candidates: list[AlertCandidate]) -> None:
-        for candidate in candidates:
-            await candidates_topic.send(key=candidate.dedupe_key.encode(), value=encode(candidate))
-        metrics.MESSAGES_PRODUCED.labels(ALERT_CANDIDATES).inc(len(candidates))
 
     async def handle(message: Any) -> None:
         data = load_json(message.value, max_bytes)
@@ -39,7 +32,7 @@ def register(app: faust.App, runtime: Runtime) -> Any:
             raise Rejected("unprocessable", str(error)) from None
         metrics.DETECTOR_SECONDS.labels("scene").observe(time.perf_counter() - started)
         metrics.EVENTS_PROCESSED.labels("detection_frame").inc(len(frames))
-        await emit(candidates)
+        await runtime.send_candidates(candidates)
 
     @app.agent(detections_topic, name="scene")
     async def scene(stream: faust.StreamT) -> None:
@@ -47,6 +40,6 @@ def register(app: faust.App, runtime: Runtime) -> Any:
 
     @app.timer(FLUSH_INTERVAL_S)
     async def flush_held_frames() -> None:
-        await emit(pipeline.flush())
+        await runtime.send_candidates(pipeline.flush())
 
     return scene

@@ -12,7 +12,7 @@ from schemas.frames import FrameHeaders
 from streams import metrics
 from streams.codecs import Rejected, describe_validation_error, encode
 from streams.runtime import Runtime
-from streams.topics import ALERT_ACTIONS, ALERT_CANDIDATES, CAMERA_FRAMES
+from streams.topics import ALERT_ACTIONS, CAMERA_FRAMES
 from streams.video_pipeline import VideoOutput, VideoPipeline
 
 FEED_CHECK_INTERVAL_S = 2.0
@@ -20,17 +20,14 @@ FEED_CHECK_INTERVAL_S = 2.0
 
 def register(app: faust.App, runtime: Runtime) -> Any:
     frames_topic = app.topic(CAMERA_FRAMES, key_serializer="raw", value_serializer="raw")
-    candidates_topic = app.topic(ALERT_CANDIDATES, key_serializer="raw", value_serializer="raw")
     actions_topic = app.topic(ALERT_ACTIONS, key_serializer="raw", value_serializer="raw")
     pipeline = VideoPipeline(runtime.config)
     max_bytes = runtime.config.kafka.max_message_bytes
 
     async def emit(output: VideoOutput) -> None:
-        for candidate in output.candidates:
-            await candidates_topic.send(key=candidate.dedupe_key.encode(), value=encode(candidate))
+        await runtime.send_candidates(output.candidates)
         for key, action in output.clearances:
             await actions_topic.send(key=key, value=encode(action))
-        metrics.MESSAGES_PRODUCED.labels(ALERT_CANDIDATES).inc(len(output.candidates))
 
     async def handle(message: Any) -> None:
         if not message.key:
