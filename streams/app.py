@@ -58,7 +58,7 @@ def create_app(config: WatchfloorConfig) -> tuple[faust.App, Runtime]:
         autodiscover=False,
     )
     runtime = Runtime(app, config)
-    anpr.register(app, runtime)
+    plate_reads = anpr.register(app, runtime)
     scene.register(app, runtime)
     video.register(app, runtime)
     alerting.register(app, runtime)
@@ -72,7 +72,8 @@ def create_app(config: WatchfloorConfig) -> tuple[faust.App, Runtime]:
 
     def is_ready() -> tuple[bool, int]:
         assigned = len(app.consumer.assignment()) if app.consumer else 0
-        return runtime.watchlist.ready.is_set() and assigned > 0, assigned
+        ready = runtime.watchlist.ready.is_set() and assigned > 0 and plate_reads.joined.is_set()
+        return ready, assigned + len(plate_reads.assignment())
 
     @app.timer(LAG_INTERVAL_S)
     async def report_consumer_state() -> None:
@@ -88,6 +89,9 @@ def create_app(config: WatchfloorConfig) -> tuple[faust.App, Runtime]:
                 if position is not None and tp in highwaters:
                     metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwaters[tp] - position))
                     current.add((tp.topic, tp.partition))
+        for tp, lag in (await plate_reads.lag()).items():  # the ANPR hot path has its own consumer
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
+            current.add((tp.topic, tp.partition))
         for topic, partition in reported_lag - current:  # revoked: stale lag would keep alerts firing
             metrics.CONSUMER_LAG.remove(topic, str(partition))
         reported_lag.clear()

@@ -65,10 +65,15 @@ class Runtime:
 
     async def send_dead_letter(self, rejected: Rejected, message: Any, *, part: bool = False) -> None:
         """Send the original bytes and the reason to ``deadletter``; the worker carries on."""
-        record = dead_letter(rejected, topic=message.topic, partition=message.partition, offset=message.offset,
-                             key=message.key, value=message.value, kind="part" if part else "whole")
-        await self.deadletter_topic.send(key=message.key, value=encode(record))
-        metrics.DEADLETTERS.labels(message.topic, rejected.reason).inc()
-        metrics.MESSAGES_PRODUCED.labels(DEADLETTER).inc()
-        log.warning("dead letter from %s[%d]@%d: %s", message.topic, message.partition, message.offset,
-                    rejected)
+        key, value = dead_letter_record(rejected, message, part=part)
+        await self.deadletter_topic.send(key=key, value=value)
+
+
+def dead_letter_record(rejected: Rejected, message: Any, *, part: bool = False) -> tuple[bytes | None, bytes]:
+    """The ``deadletter`` key and value for a message (Faust's or aiokafka's), counted and logged."""
+    record = dead_letter(rejected, topic=message.topic, partition=message.partition, offset=message.offset,
+                         key=message.key, value=message.value, kind="part" if part else "whole")
+    metrics.DEADLETTERS.labels(message.topic, rejected.reason).inc()
+    metrics.MESSAGES_PRODUCED.labels(DEADLETTER).inc()
+    log.warning("dead letter from %s[%d]@%d: %s", message.topic, message.partition, message.offset, rejected)
+    return message.key, encode(record)
