@@ -88,7 +88,8 @@ class AnprReadsConsumer:
             ANPR_READS, **client_kwargs(self.config), group_id=GROUP_ID, enable_auto_commit=False,
             auto_offset_reset="earliest", max_partition_fetch_bytes=4 * kafka.max_message_bytes,
             fetch_max_bytes=16 * kafka.max_message_bytes, rebalance_timeout_ms=rebalance_ms,
-            session_timeout_ms=max(10_000, 2 * rebalance_ms), heartbeat_interval_ms=1000)
+            session_timeout_ms=max(10_000, 2 * rebalance_ms), heartbeat_interval_ms=1000,
+            fetch_max_wait_ms=kafka.fetch_max_wait_ms)
         producer = AIOKafkaProducer(**client_kwargs(self.config), linger_ms=LINGER_MS,
                                     max_request_size=2 * kafka.max_message_bytes + 65_536)
         await producer.start()

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from streams import metrics
 from streams.agents import alerting, anpr, scene, video
 from streams.config import WatchfloorConfig
+from streams.faust_transport import WorkerApp
 from streams.kafka import faust_broker_settings
 from streams.runfile import run_dir
 from streams.runtime import Runtime
@@ -32,8 +33,9 @@ def data_dir(config: WatchfloorConfig) -> Path:
 
 def create_app(config: WatchfloorConfig) -> tuple[faust.App, Runtime]:
     """Build the app with every agent registered; returns it with the shared runtime."""
-    app = faust.App(
+    app = WorkerApp(
         APP_ID,
+        fetch_max_wait_ms=config.kafka.fetch_max_wait_ms,
         **faust_broker_settings(config),
         store=config.worker.store,
         datadir=str(data_dir(config)),

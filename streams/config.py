@@ -63,6 +63,12 @@ class KafkaConfig(Strict):
         default=3.0, gt=0, le=300, description="Short on the embedded broker: first join waits for all of it."
     )
     max_message_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    fetch_max_wait_ms: int = Field(
+        default=10, ge=1, le=30_000,
+        description="Longest a consumer fetch may wait on the broker for data. The embedded broker holds "
+        "a fetch for much of this even when data is waiting, so it bounds each hop's latency there; "
+        "Apache Kafka answers as soon as data arrives, so 500 there saves idle fetch requests.",
+    )
     security: KafkaSecurity = KafkaSecurity()
 
 
