@@ -13,6 +13,7 @@ from streams import metrics
 from streams.agents import alerting, anpr, scene, video
 from streams.config import WatchfloorConfig
 from streams.faust_transport import WorkerApp
+from streams.group_consumer import GroupConsumer
 from streams.kafka import faust_broker_settings
 from streams.runfile import run_dir
 from streams.runtime import Runtime
@@ -60,10 +61,10 @@ def create_app(config: WatchfloorConfig) -> tuple[faust.App, Runtime]:
         autodiscover=False,
     )
     runtime = Runtime(app, config)
-    plate_reads = anpr.register(app, runtime)
     scene.register(app, runtime)
     video.register(app, runtime)
-    alerting.register(app, runtime)
+    # ANPR reads and alerting run on their own consumer groups (see streams.group_consumer).
+    hot_paths: list[GroupConsumer] = [anpr.register(app, runtime), alerting.register(app, runtime)]
 
     @app.task(on_leader=False)
     async def start_replicas() -> None:
@@ -74,8 +75,8 @@ def create_app(config: WatchfloorConfig) -> tuple[faust.App, Runtime]:
 
     def is_ready() -> tuple[bool, int]:
         assigned = len(app.consumer.assignment()) if app.consumer else 0
-        ready = runtime.watchlist.ready.is_set() and assigned > 0 and plate_reads.joined.is_set()
-        return ready, assigned + len(plate_reads.assignment())
+        ready = runtime.watchlist.ready.is_set() and assigned > 0 and all(c.joined.is_set() for c in hot_paths)
+        return ready, assigned + sum(len(c.assignment()) for c in hot_paths)
 
     @app.timer(LAG_INTERVAL_S)
     async def report_consumer_state() -> None:
@@ -91,9 +92,10 @@ def create_app(config: WatchfloorConfig) -> tuple[faust.App, Runtime]:
                 if position is not None and tp in highwaters:
                     metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwaters[tp] - position))
                     current.add((tp.topic, tp.partition))
-        for tp, lag in (await plate_reads.lag()).items():  # the ANPR hot path has its own consumer
-            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
-            current.add((tp.topic, tp.partition))
+        for hot_path in hot_paths:  # each has its own consumer group
+            for tp, lag in (await hot_path.lag()).items():
+                metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
+                current.add((tp.topic, tp.partition))
         for topic, partition in reported_lag - current:  # revoked: stale lag would keep alerts firing
             metrics.CONSUMER_LAG.remove(topic, str(partition))
         reported_lag.clear()

@@ -27,9 +27,10 @@ ALERT_ACTIONS = "alerts.actions"
 AUDIT = "audit"
 DEADLETTER = "deadletter"
 
-#: Faust's name for the app; its table changelogs are ``<APP_ID>-<table>-changelog``.
+#: Faust's name for the app and its consumer group; the hot paths' groups are ``<APP_ID>-<path>``.
 APP_ID = "watchfloor"
-ALERT_STATE_TABLE = "alert_state"
+#: The alerting path's state per dedupe key (compacted; partition = the key's input partition).
+ALERT_STATE = "alerts.state"
 
 DAY = 86_400.0
 
@@ -67,7 +68,7 @@ def topic_specs(config: WatchfloorConfig) -> list[TopicSpec]:
         TopicSpec(ALERT_ACTIONS, retention_s=90 * DAY),
         TopicSpec(AUDIT, retention_s=365 * DAY),
         TopicSpec(DEADLETTER, retention_s=14 * DAY, max_message_bytes=2 * max_bytes + 65_536),
-        TopicSpec(f"{APP_ID}-{ALERT_STATE_TABLE}-changelog", compacted=True),
+        TopicSpec(ALERT_STATE, compacted=True),
     ]
 
 

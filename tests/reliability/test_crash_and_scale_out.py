@@ -9,7 +9,8 @@ import pytest
 
 from streams.broker import EmbeddedBroker
 from tests.conftest import WorkerProcess
-from tests.integration.kafka_helpers import produce
+from tests.integration.kafka_helpers import alerts_for, produce, produce_json, read
+from tests.integration.test_alert_lifecycle import send_action
 from tests.reliability.conftest import (
     ConsoleProcess,
     add_to_watchlist,
@@ -92,3 +93,29 @@ def test_two_workers_split_partitions_and_one_takes_over_when_the_other_dies(
         first.stop()
         second.stop()
         console.stop()
+
+
+def test_alert_state_survives_a_crash_so_a_repeat_updates_the_acknowledged_alert(
+        private_broker: EmbeddedBroker, tmp_path: Path) -> None:
+    bootstrap = private_broker.bootstrap
+    [plate] = listed_plates(1)
+    add_to_watchlist(bootstrap, [plate])
+    worker = WorkerProcess(bootstrap, tmp_path / "before.log").start()
+    try:
+        worker.wait_ready()
+        produce_json(bootstrap, "anpr.reads", [read(plate)])
+        alert = alerts_for(bootstrap, plate)[0]
+        send_action(bootstrap, alert, "acknowledge")
+        alerts_for(bootstrap, plate, done=lambda found: found[-1].status == "acknowledged")
+    finally:
+        worker.stop(kill=True)
+
+    restarted = WorkerProcess(bootstrap, tmp_path / "after.log").start()
+    try:
+        restarted.wait_ready()
+        produce_json(bootstrap, "anpr.reads", [read(plate)])  # the same vehicle again, minutes later
+        latest = alerts_for(bootstrap, plate, done=lambda found: len(found) >= 3, timeout=60)[-1]
+        # The new worker knew the alert: the operator's acknowledged alert is updated, not re-raised.
+        assert (latest.alert_id, latest.status, latest.count) == (alert.alert_id, "acknowledged", 2)
+    finally:
+        restarted.stop()

@@ -1,0 +1,143 @@
+"""Hot paths on a plain aiokafka consumer group: fetch, handle the whole fetch, commit.
+
+Why not Faust agents for these: Faust's per-event machinery tops out near 4,000 events/s on one
+core here, and a Faust table write costs a changelog record per update (DESIGN.md, measured
+again in bench/anpr.py). aiokafka's ``getmany`` hands over whole fetches, so the per-message cost
+is little more than the decode, and state can be written once per key per fetch.
+
+Delivery is at-least-once, as for the agents: offsets are committed only after everything a
+fetch produced is acknowledged by the broker. Outputs are idempotent (alert ids), so a fetch
+handled twice after a crash or rebalance changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Sequence
+from typing import Any, ClassVar, TypeAlias
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+
+from streams.config import WatchfloorConfig
+from streams.kafka import client_kwargs
+
+log = logging.getLogger(__name__)
+
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+
+
+class GroupConsumer:
+    """Subclasses name their ``topics`` and ``group_id`` and implement :meth:`handle`.
+
+    ``handle`` returns the send futures of a fetch; they are all awaited before the commit.
+    """
+
+    topics: ClassVar[tuple[str, ...]]
+    group_id: ClassVar[str]
+    #: Most messages handed over per fetch: bounds a fetch's latency and memory.
+    max_records: ClassVar[int] = 2000
+    #: Producer linger: small, as outputs are rare and read-to-alert latency matters.
+    linger_ms: ClassVar[int] = 2
+    #: Assignment strategy; alerting needs the range assignor to co-partition its two inputs.
+    assignors: ClassVar[tuple[Any, ...] | None] = None
+
+    def __init__(self, config: WatchfloorConfig) -> None:
+        self.config = config
+        self.joined = asyncio.Event()
+        """Set once the group gave this member its (possibly empty) share of partitions."""
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+
+    async def handle(self, records: Sequence[Record]) -> list[Awaitable[Any]]:
+        raise NotImplementedError
+
+    async def on_assigned(self, partitions: set[TopicPartition]) -> None:
+        """Called before the first fetch from newly assigned partitions (e.g. to load state)."""
+
+    async def on_revoked(self, partitions: set[TopicPartition]) -> None:
+        """Called when partitions are taken away (their state may be dropped)."""
+
+    async def ready_to_consume(self) -> None:
+        """Awaited once before joining the group (e.g. until the watchlist is loaded)."""
+
+    async def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None
+                   ) -> Awaitable[Any]:
+        assert self._producer is not None, "send() outside a running consumer"
+        return await self._producer.send(topic, key=key, value=value, partition=partition)
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._consumer.assignment()) if self._consumer is not None else set()
+
+    async def lag(self) -> dict[TopicPartition, int]:
+        """End offset minus position per assigned partition (end offsets as of the last fetch)."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        lags = {}
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                lags[tp] = max(0, highwater - await consumer.position(tp))
+        return lags
+
+    async def run(self) -> None:
+        """Consume until cancelled; a lost broker is retried with backoff, never a crash."""
+        await self.ready_to_consume()
+        backoff = 1.0
+        while True:
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("%s lost the broker or its group (%s: %s); retrying in %.0fs", self.group_id,
+                            type(error).__name__, error, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    async def _consume(self) -> None:
+        kafka = self.config.kafka
+        rebalance_ms = int(kafka.rebalance_timeout_s * 1000)
+        extra = {"partition_assignment_strategy": self.assignors} if self.assignors else {}
+        consumer = AIOKafkaConsumer(
+            **client_kwargs(self.config), group_id=self.group_id, enable_auto_commit=False,
+            auto_offset_reset="earliest", max_partition_fetch_bytes=4 * kafka.max_message_bytes,
+            fetch_max_bytes=16 * kafka.max_message_bytes, rebalance_timeout_ms=rebalance_ms,
+            session_timeout_ms=max(10_000, 2 * rebalance_ms), heartbeat_interval_ms=1000,
+            fetch_max_wait_ms=kafka.fetch_max_wait_ms, **extra)
+        producer = AIOKafkaProducer(**client_kwargs(self.config), linger_ms=self.linger_ms,
+                                    max_request_size=2 * kafka.max_message_bytes + 65_536)
+        await producer.start()
+        self._producer = producer
+        try:
+            await consumer.start()
+            consumer.subscribe(list(self.topics), listener=_Listener(self))
+            self._consumer = consumer
+            try:
+                while True:
+                    fetched = await consumer.getmany(timeout_ms=500, max_records=self.max_records)
+                    self.joined.set()
+                    if not fetched:
+                        continue
+                    pending = await self.handle([r for records in fetched.values() for r in records])
+                    await asyncio.gather(*pending)
+                    await consumer.commit({tp: records[-1].offset + 1 for tp, records in fetched.items()})
+            finally:
+                self._consumer = None
+                await consumer.stop()  # leaves the group at once: the others need not wait for a timeout
+        finally:
+            self._producer = None
+            await producer.stop()
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, owner: GroupConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.owner.on_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.owner.on_assigned(set(assigned))
