@@ -64,6 +64,12 @@ class MatchingConfig(_Strict):
         le=2,
         description="Equivalent substitutions allowed on top of the one insert/drop of a fuzzy match.",
     )
+    gb_unissued_letters_are_misreads: bool = Field(
+        default=True,
+        description="When the listed plate is a current-format GB plate (AA00AAA), a read letter that is "
+        "never issued at that position (I, Q or Z in the first two, I or Q in the last three) is "
+        "certainly a misread, so its same-kind substitution is accepted at any confidence.",
+    )
 
     @field_validator("equivalence_classes")
     @classmethod

@@ -8,7 +8,9 @@ How a read is matched (see ``docs/anpr.md``):
    differ from the read only inside equivalence classes; the match is accepted when at most
    ``max_equivalent_substitutions`` positions differ (``exact`` when none do, else ``equivalent``).
    Same-kind substitutions (letter for letter, digit for digit) can turn one real plate into another,
-   so they are accepted only for reads below ``same_kind_substitution_below_confidence``.
+   so they are accepted only for reads below ``same_kind_substitution_below_confidence``, or when
+   the read letter is never issued at that position of a current-format GB plate (then it cannot
+   be another real plate of that format).
 3. Only for low-confidence reads, one inserted or dropped character is tolerated (``fuzzy``): the
    candidate keys are generated from the *read* (delete each position; insert each canonical
    character at each position), so the index holds exactly one key per entry.
@@ -41,6 +43,22 @@ from detectors.plates.normalise import MAX_PLATE_LEN, normalise_plate
 
 MatchKind = Literal["exact", "equivalent", "fuzzy"]
 _NO_EXPIRY = math.inf
+
+#: Letters the DVLA never issues at each position of a current-format GB plate (AA00AAA):
+#: the memory tag has no I, Q or Z, the three random letters no I or Q.
+_GB_UNISSUED = ("IQZ", "IQZ", "", "", "IQ", "IQ", "IQ")
+_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_DIGITS = frozenset("0123456789")
+
+
+def is_current_gb_format(plate: str) -> bool:
+    """``AA00AAA`` with letters the DVLA issues there.
+
+    >>> is_current_gb_format("AB12CDE"), is_current_gb_format("AQ12CDE"), is_current_gb_format("A123BCD")
+    (True, False, False)
+    """
+    return (len(plate) == 7 and plate[2] in _DIGITS and plate[3] in _DIGITS
+            and all(c in _LETTERS and c not in _GB_UNISSUED[i] for i, c in enumerate(plate) if i not in (2, 3)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +161,7 @@ class WatchlistIndex:
         self._same_kind_below = self.config.same_kind_substitution_below_confidence
         self._fuzzy_below = self.config.fuzzy_indel_below_confidence
         self._fuzzy_subs = self.config.fuzzy_max_equivalent_substitutions
+        self._gb_misreads = self.config.gb_unissued_letters_are_misreads
 
     # ----------------------------------------------------------------- building
 
@@ -358,6 +377,7 @@ class WatchlistIndex:
         best: tuple[int, int, str] | None = None
         best_match: Match | None = None
         allow_same_kind = confidence < self._same_kind_below
+        gb_misreads = self._gb_misreads and not allow_same_kind and indel_kind == ""
         for slot in slots:
             if self._expires[slot] <= now:
                 continue
@@ -375,7 +395,9 @@ class WatchlistIndex:
             ok = True
             for i, (a, b) in enumerate(zip(read_cmp, listed_cmp, strict=True)):
                 if a != b:
-                    if not allow_same_kind and a.isdigit() == b.isdigit():
+                    if not allow_same_kind and a.isdigit() == b.isdigit() and not (
+                            gb_misreads and a in _GB_UNISSUED[i] and len(listed) == 7
+                            and is_current_gb_format(listed)):
                         ok = False
                         break
                     # Report positions in read coordinates.

@@ -29,6 +29,8 @@ MATCH_CASES = [
     ("AB12COE", 0.99, None, ()),  # D->O is letter for letter: could be another real plate
     ("AB12COE", 0.80, "equivalent", ((5, "O", "D"),)),  # ... so only for low-confidence reads
     ("AB12CQE", 0.80, "equivalent", ((5, "Q", "D"),)),
+    # Q is never issued among a GB plate's last three letters: certainly a misread of D.
+    ("AB12CQE", 0.99, "equivalent", ((5, "Q", "D"),)),
     ("AB12CDF", 0.10, None, ()),  # E/F is not an equivalence class
     ("AB13CDE", 0.10, None, ()),  # neither is 2/3
     ("AB12CD", 0.60, "fuzzy", ((6, "", "E"),)),  # dropped last character, low confidence
@@ -50,6 +52,22 @@ def test_match(read: str, confidence: float, kind: str | None, differences: tupl
         return
     assert m is not None
     assert (m.kind, m.differences, m.entry.plate, m.read_plate) == (kind, differences, LISTED, read)
+
+
+@pytest.mark.parametrize(
+    ("listed", "read", "gb_rule", "matches"),
+    [
+        ("AB12CDE", "AB12CQE", True, True),  # Q unissued in the random letters
+        ("AL12CDE", "AI12CDE", True, True),  # I unissued in the memory tag
+        ("AB12CDE", "AB12CQE", False, False),  # rule off: the confidence gate applies
+        ("AB12CDE", "AB12COE", True, False),  # O is issued there: could be another real plate
+        ("ABC123D", "ABC123Q", True, False),  # not the current GB format: no format knowledge
+    ],
+)
+def test_letters_never_issued_in_gb_plates_are_misreads(listed: str, read: str, gb_rule: bool,
+                                                        matches: bool) -> None:
+    wl = index(listed, config=MatchingConfig(gb_unissued_letters_are_misreads=gb_rule))
+    assert (wl.match(read, 0.99, 0.0) is not None) is matches
 
 
 @pytest.mark.parametrize(
