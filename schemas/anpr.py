@@ -40,11 +40,15 @@ class PlateRead(WireModel):
     image_ref: str | None = Field(default=None, max_length=512, description="URI of the plate/overview image.")
 
 
+#: Most reads in one batch message (bounds a message's decode time and size).
+MAX_BATCH_READS = 5000
+
+
 class PlateReadBatch(WireModel):
     """Many reads in one message (the efficient way to publish at volume)."""
 
     schema_version: Literal[1] = 1
-    reads: list[PlateRead] = Field(min_length=1, max_length=5000, description="The reads, any cameras.")
+    reads: list[PlateRead] = Field(min_length=1, max_length=MAX_BATCH_READS, description="The reads, any cameras.")
 
 
 WIRE_MODELS = {"anpr.read": PlateRead, "anpr.read_batch": PlateReadBatch}
@@ -72,7 +76,7 @@ class PlateReadDict(TypedDict):
 @with_config(ConfigDict(extra="forbid"))
 class PlateReadBatchDict(TypedDict):
     schema_version: NotRequired[Literal[1]]
-    reads: Annotated[list[PlateReadDict], Field(min_length=1, max_length=5000)]
+    reads: Annotated[list[PlateReadDict], Field(min_length=1, max_length=MAX_BATCH_READS)]
 
 
 PLATE_READ_DICT = TypeAdapter(PlateReadDict)

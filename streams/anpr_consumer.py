@@ -8,32 +8,41 @@ state covers the partitions it owns.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+import zlib
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
-from schemas.anpr import PlateReadDict
+from schemas.anpr import MAX_BATCH_READS, PlateReadDict
 from streams import metrics
 from streams.anpr_pipeline import AnprOutput, AnprPipeline
 from streams.codecs import Rejected, decode_plate_reads, encode
 from streams.group_consumer import GroupConsumer, Record
 from streams.runtime import Runtime, dead_letter_record
-from streams.topics import ALERT_CANDIDATES, ANPR_READS, APP_ID, DEADLETTER
+from streams.topics import ALERT_CANDIDATES, ANPR_READS, ANPR_SIGHTINGS, APP_ID, DEADLETTER
 
 log = logging.getLogger(__name__)
 
 
 class AnprReadsConsumer(GroupConsumer):
-    """Consumes ``anpr.reads`` for one worker: decode, run the pipeline, send; the base commits."""
+    """Consumes ``anpr.reads`` for one worker: decode, run the pipeline, send; the base commits.
+
+    With ``forward`` (``kafka.route_journeys_by_plate``) every usable read also goes on to
+    ``anpr.sightings``, batched per partition of its plate, for :class:`AnprJourneysConsumer`.
+    """
 
     topics = (ANPR_READS,)
     group_id = f"{APP_ID}-anpr"
+    #: ``watchfloor_events_processed_total`` kind: each read is counted once, by its first stage.
+    events_kind = "plate_read"
 
-    def __init__(self, runtime: Runtime, pipeline: AnprPipeline) -> None:
+    def __init__(self, runtime: Runtime, pipeline: AnprPipeline, forward: bool = False) -> None:
         super().__init__(runtime.config)
         self.runtime = runtime
         self.pipeline = pipeline
+        self.forward = forward
 
     async def ready_to_consume(self) -> None:
         await self.runtime.watchlist.ready.wait()  # never match against a half-loaded list
@@ -79,7 +88,9 @@ class AnprReadsConsumer(GroupConsumer):
             if output.unusable:
                 pending.extend(await self._dead_letter_unusable(output, its_reads, its_sources))
             pending.extend(await self._send_candidates(output))
-        metrics.EVENTS_PROCESSED.labels("plate_read").inc(usable)
+            if self.forward:
+                pending.extend(await self._forward(output))
+        metrics.EVENTS_PROCESSED.labels(self.events_kind).inc(usable)
         metrics.MESSAGES_CONSUMED.labels(ANPR_READS, "ok").inc(len(records) - rejected_messages)
         if rejected_messages:
             metrics.MESSAGES_CONSUMED.labels(ANPR_READS, "deadletter").inc(rejected_messages)
@@ -89,6 +100,26 @@ class AnprReadsConsumer(GroupConsumer):
         futures = [await self.send(ALERT_CANDIDATES, c.dedupe_key.encode(), encode(c)) for c in output.candidates]
         if futures:
             metrics.MESSAGES_PRODUCED.labels(ALERT_CANDIDATES).inc(len(futures))
+        return futures
+
+    async def _forward(self, output: AnprOutput) -> list[Awaitable[Any]]:
+        """Usable reads on to ``anpr.sightings``: one batch message per partition of their plates."""
+        partitions = await self.partitions_of(ANPR_SIGHTINGS)
+        by_partition: dict[int, list[bytes]] = {}
+        for plate, read in output.usable:
+            by_partition.setdefault(zlib.crc32(plate.encode()) % partitions, []).append(json.dumps(read).encode())
+        limit = self.config.kafka.max_message_bytes - 64
+        futures = []
+        for partition, encoded in by_partition.items():
+            chunk: list[bytes] = []
+            size = 0
+            for item in encoded:  # within the batch schema's 5,000 reads and the message size limit
+                if chunk and (size + len(item) + 1 > limit or len(chunk) == MAX_BATCH_READS):
+                    futures.append(await self.send(ANPR_SIGHTINGS, None, _batch(chunk), partition))
+                    chunk, size = [], 0
+                chunk.append(item)
+                size += len(item) + 1
+            futures.append(await self.send(ANPR_SIGHTINGS, None, _batch(chunk), partition))
         return futures
 
     async def _dead_letter_unusable(self, output: AnprOutput, reads: list[PlateReadDict],
@@ -109,3 +140,19 @@ class AnprReadsConsumer(GroupConsumer):
                            ) -> Awaitable[Any]:
         key, value = dead_letter_record(rejected, record, part=part)
         return await self.send(DEADLETTER, key, value)
+
+
+def _batch(encoded_reads: list[bytes]) -> bytes:
+    return b'{"reads":[' + b",".join(encoded_reads) + b"]}"
+
+
+class AnprJourneysConsumer(AnprReadsConsumer):
+    """The plate-keyed stage: cloned plate and circling over ``anpr.sightings``.
+
+    Every read of a plate lands on one partition here whichever worker consumed it from
+    ``anpr.reads``, so the journey rules are complete with any number of workers.
+    """
+
+    topics = (ANPR_SIGHTINGS,)
+    group_id = f"{APP_ID}-anpr-journeys"
+    events_kind = "plate_sighting"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from detectors.findings import Finding
 from detectors.plates.analytics import CameraPosition, PlateAnalytics, to_sighting
@@ -30,11 +31,18 @@ def read_evidence(read: PlateReadDict) -> Evidence:
                     data={k: v for k, v in read.items() if k != "schema_version"})
 
 
+Stage = Literal["all", "local", "journeys"]
+"""Which rules run: all of them, or one side of the plate-keyed repartition
+(``local``: watchlist and convoy, by camera; ``journeys``: cloned plate and circling, by plate)."""
+
+
 @dataclass
 class AnprOutput:
     candidates: list[AlertCandidate] = field(default_factory=list)
     unusable: list[tuple[PlateReadDict, str]] = field(default_factory=list)
     """Reads that validated but cannot be used (unknown camera, no plate), with the reason."""
+    usable: list[tuple[str, PlateReadDict]] = field(default_factory=list)
+    """The other reads with their normalised plate (what a plate-keyed next stage is keyed by)."""
 
 
 class AnprPipeline:
@@ -44,9 +52,16 @@ class AnprPipeline:
     "ANPR rules and partitions").
     """
 
-    def __init__(self, config: WatchfloorConfig, index: WatchlistIndex) -> None:
+    def __init__(self, config: WatchfloorConfig, index: WatchlistIndex, stage: Stage = "all") -> None:
         self.config = config
-        self.analytics = PlateAnalytics(config.anpr, index)
+        plates = config.anpr
+        off = {"enabled": False}
+        if stage == "local":
+            plates = plates.model_copy(update={"cloned": plates.cloned.model_copy(update=off),
+                                               "circling": plates.circling.model_copy(update=off)})
+        elif stage == "journeys":
+            plates = plates.model_copy(update={"convoy": plates.convoy.model_copy(update=off)})
+        self.analytics = PlateAnalytics(plates, index, match_watchlist=stage != "journeys")
         self.cameras = {c.id: CameraPosition(c.site, c.lat, c.lon) for c in config.cameras}
         self._hash_key = config.privacy.plate_hash_key()
 
@@ -54,15 +69,18 @@ class AnprPipeline:
         out = AnprOutput()
         sightings: list[Sighting] = []
         by_id: dict[str, PlateReadDict] = {}
+        usable = out.usable
         for read in reads:
             try:
-                sightings.append(to_sighting(read, self.cameras))
+                sighting = to_sighting(read, self.cameras)
             except ValueError as error:
                 # The normaliser's message quotes the text: keep plates out of logs and dead letters.
                 reason = str(error) if "camera" in str(error) else (
                     "not a usable plate (A-Z/0-9 and separators, at most 16 characters)")
                 out.unusable.append((read, reason))
                 continue
+            sightings.append(sighting)
+            usable.append((sighting.plate, read))
             by_id[read["read_id"]] = read
         if not sightings:
             return out

@@ -64,7 +64,7 @@ def create_app(config: WatchfloorConfig) -> tuple[faust.App, Runtime]:
     scene.register(app, runtime)
     video.register(app, runtime)
     # ANPR reads and alerting run on their own consumer groups (see streams.group_consumer).
-    hot_paths: list[GroupConsumer] = [anpr.register(app, runtime), alerting.register(app, runtime)]
+    hot_paths: list[GroupConsumer] = [*anpr.register(app, runtime), alerting.register(app, runtime)]
 
     @app.task(on_leader=False)
     async def start_replicas() -> None:

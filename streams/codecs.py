@@ -15,7 +15,14 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from schemas.adapters.openalpr import AdapterError, openalpr_to_reads
-from schemas.anpr import PLATE_READ_BATCH_DICT, PLATE_READ_DICT, PlateRead, PlateReadBatch, PlateReadDict
+from schemas.anpr import (
+    MAX_BATCH_READS,
+    PLATE_READ_BATCH_DICT,
+    PLATE_READ_DICT,
+    PlateRead,
+    PlateReadBatch,
+    PlateReadDict,
+)
 from schemas.base import WireModel
 from schemas.deadletter import DeadLetter, DeadLetterReason
 
@@ -90,7 +97,8 @@ def decode_plate_reads(raw: bytes | None, max_bytes: int) -> tuple[list[PlateRea
     if isinstance(data, dict) and "reads" in data:
         envelope = {k: v for k, v in data.items() if k != "reads"}
         items = data["reads"]
-        if not isinstance(items, list) or not items or len(items) > 5000 or envelope not in ({}, {"schema_version": 1}):
+        if (not isinstance(items, list) or not items or len(items) > MAX_BATCH_READS
+                or envelope not in ({}, {"schema_version": 1})):
             validate(PlateReadBatch, data)  # raises with the precise message
             raise AssertionError("unreachable: the batch failed validation above")
         return _validate_each(items, "reads")

@@ -69,6 +69,13 @@ class KafkaConfig(Strict):
         "a fetch for much of this even when data is waiting, so it bounds each hop's latency there; "
         "Apache Kafka answers as soon as data arrives, so 500 there saves idle fetch requests.",
     )
+    route_journeys_by_plate: bool = Field(
+        default=False,
+        description="Send every usable plate read on through anpr.sightings, keyed by plate, for the "
+        "cloned-plate and circling rules, so they see every read of a plate whichever worker consumed "
+        "it. Needed with more than one worker unless anpr.reads is keyed by region; costs a second "
+        "pass through Kafka. Convoy stays with the camera's partition.",
+    )
     security: KafkaSecurity = KafkaSecurity()
 
 

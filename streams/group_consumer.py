@@ -67,6 +67,11 @@ class GroupConsumer:
         assert self._producer is not None, "send() outside a running consumer"
         return await self._producer.send(topic, key=key, value=value, partition=partition)
 
+    async def partitions_of(self, topic: str) -> int:
+        """How many partitions ``topic`` has (from the producer's metadata)."""
+        assert self._producer is not None, "partitions_of() outside a running consumer"
+        return len(await self._producer.partitions_for(topic))
+
     def assignment(self) -> set[TopicPartition]:
         return set(self._consumer.assignment()) if self._consumer is not None else set()
 

@@ -17,6 +17,8 @@ from streams.kafka import client_kwargs
 log = logging.getLogger(__name__)
 
 ANPR_READS = "anpr.reads"
+#: Reads again, keyed by plate, when ``kafka.route_journeys_by_plate`` is on (cloned plate, circling).
+ANPR_SIGHTINGS = "anpr.sightings"
 CAMERA_FRAMES = "camera.frames"
 CAMERA_DETECTIONS = "camera.detections"
 WATCHLIST = "watchlist"
@@ -58,6 +60,8 @@ def topic_specs(config: WatchfloorConfig) -> list[TopicSpec]:
     return [
         # Reads that hit nothing live only as long as the privacy retention allows.
         TopicSpec(ANPR_READS, retention_s=config.anpr.retention.non_hit_read_retention_s,
+                  max_message_bytes=max_bytes),
+        TopicSpec(ANPR_SIGHTINGS, retention_s=config.anpr.retention.non_hit_read_retention_s,
                   max_message_bytes=max_bytes),
         TopicSpec(CAMERA_FRAMES, retention_s=3600.0, max_message_bytes=max_bytes),
         TopicSpec(CAMERA_DETECTIONS, retention_s=DAY, max_message_bytes=max_bytes),

@@ -87,9 +87,12 @@ class PlateAnalytics:
     ``retention.non_hit_read_retention_s``.
     """
 
-    def __init__(self, config: PlatesConfig, watchlist: WatchlistIndex | None = None) -> None:
+    def __init__(self, config: PlatesConfig, watchlist: WatchlistIndex | None = None,
+                 match_watchlist: bool = True) -> None:
         self.config = config
         self.watchlist = watchlist if watchlist is not None else WatchlistIndex(config.matching)
+        # Off for a second stage that only runs journey rules on reads already matched upstream.
+        self.match_watchlist = match_watchlist
         self._clock = 0.0
         # One store of recent reads for all rules: one dedupe, one history lookup, one pruning
         # queue per read (three separate stores cost ~3x as much).
@@ -140,9 +143,10 @@ class PlateAnalytics:
                 history = add(s)
                 if history is None and reads.duplicates != duplicates:
                     continue
-            m = match(s.plate, s.confidence, s.t)
-            if m is not None:
-                findings.append(self._hit(s, m))
+            if self.match_watchlist:
+                m = match(s.plate, s.confidence, s.t)
+                if m is not None:
+                    findings.append(self._hit(s, m))
             if history is None:
                 continue
             if cloned is not None:

@@ -6,26 +6,32 @@ import time
 
 import faust
 
-from streams.anpr_consumer import AnprReadsConsumer
+from streams.anpr_consumer import AnprJourneysConsumer, AnprReadsConsumer
 from streams.anpr_pipeline import AnprPipeline
+from streams.group_consumer import GroupConsumer
 from streams.runtime import Runtime
 
 #: How often rule state is pruned by wall time (retention on an idle feed).
 PRUNE_INTERVAL_S = 60.0
 
 
-def register(app: faust.App, runtime: Runtime) -> AnprReadsConsumer:
-    pipeline = AnprPipeline(runtime.config, runtime.watchlist_index)
-    consumer = AnprReadsConsumer(runtime, pipeline)
+def register(app: faust.App, runtime: Runtime) -> list[GroupConsumer]:
+    """One consumer for ``anpr.reads``; with ``kafka.route_journeys_by_plate``, a plate-keyed second one."""
+    by_plate = runtime.config.kafka.route_journeys_by_plate
+    pipelines = [AnprPipeline(runtime.config, runtime.watchlist_index, stage="local" if by_plate else "all")]
+    consumers: list[GroupConsumer] = [AnprReadsConsumer(runtime, pipelines[0], forward=by_plate)]
+    if by_plate:
+        pipelines.append(AnprPipeline(runtime.config, runtime.watchlist_index, stage="journeys"))
+        consumers.append(AnprJourneysConsumer(runtime, pipelines[1]))
 
-    @app.task(on_leader=False)
-    async def consume_plate_reads() -> None:
-        # Faust cancels its tasks on shutdown; the consumer then leaves its group at once.
-        await consumer.run()
+    for consumer in consumers:
+        # Faust cancels its tasks on shutdown; each consumer then leaves its group at once.
+        app.task(consumer.run, on_leader=False)
 
     @app.timer(PRUNE_INTERVAL_S)
     async def enforce_retention() -> None:
         # Reads that hit nothing must go once retention passes, even when no new reads arrive.
-        pipeline.prune(time.time())
+        for pipeline in pipelines:
+            pipeline.prune(time.time())
 
-    return consumer
+    return consumers

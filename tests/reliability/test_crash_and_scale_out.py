@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from pathlib import Path
 
 import pytest
+import yaml
+from aiokafka import AIOKafkaProducer
 
 from streams.broker import EmbeddedBroker
-from tests.conftest import WorkerProcess
+from tests.conftest import TEST_CONFIG, WorkerProcess
 from tests.integration.kafka_helpers import alerts_for, produce, produce_json, read
 from tests.integration.test_alert_lifecycle import send_action
 from tests.reliability.conftest import (
@@ -119,3 +123,63 @@ def test_alert_state_survives_a_crash_so_a_repeat_updates_the_acknowledged_alert
         assert (latest.alert_id, latest.status, latest.count) == (alert.alert_id, "acknowledged", 2)
     finally:
         restarted.stop()
+
+
+def anpr_partitions(worker: WorkerProcess) -> set[int]:
+    """The ``anpr.reads`` partitions this worker consumes (from its lag gauge)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        text = worker.metrics()
+    except OSError:
+        return set()
+    return {int(s.labels["partition"]) for f in text_string_to_metric_families(text) for s in f.samples
+            if s.name == "watchfloor_consumer_lag" and s.labels.get("topic") == "anpr.reads"}
+
+
+def test_with_plate_routing_two_workers_catch_a_clone_read_on_each(private_broker: EmbeddedBroker,
+                                                                   tmp_path: Path) -> None:
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["kafka"]["route_journeys_by_plate"] = True
+    config_path = tmp_path / "routed.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    first = WorkerProcess(private_broker.bootstrap, tmp_path / "a.log", config=config_path).start()
+    second = WorkerProcess(private_broker.bootstrap, tmp_path / "b.log", config=config_path).start()
+    try:
+        first.wait_ready()
+        second.wait_ready()
+        owned: list[set[int]] = [set(), set()]
+
+        def split() -> bool:
+            owned[:] = [anpr_partitions(first), anpr_partitions(second)]
+            return all(owned) and not owned[0] & owned[1]
+
+        wait_for(split, 60, "the two workers never split anpr.reads")
+        plate = listed_plates(1)[0].replace("R", "K")  # not on any watchlist: only the journey rule
+        now = time.time()
+        # Market (cam-a) then station (cam-c, ~2.5 km) 20 s apart: ~450 km/h. Each read goes to a
+        # partition of a different worker, as a camera-keyed feed would put them.
+        produce_to_partition(private_broker.bootstrap, "anpr.reads", min(owned[0]), read(plate, camera="cam-a",
+                                                                                         event_time=now))
+        produce_to_partition(private_broker.bootstrap, "anpr.reads", min(owned[1]), read(plate, camera="cam-c",
+                                                                                         event_time=now + 20))
+        alerts = alerts_for(private_broker.bootstrap, plate, timeout=60)
+        assert alerts, "no alert: the two reads were never seen together"
+        alert = alerts[-1]
+        assert alert.rule == "cloned_plate"
+        assert {e.camera_id for e in alert.evidence} == {"cam-a", "cam-c"}
+    finally:
+        first.stop()
+        second.stop()
+
+
+def produce_to_partition(bootstrap: str, topic: str, partition: int, value: dict[str, object]) -> None:
+    async def run() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, json.dumps(value).encode(), partition=partition)
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())

@@ -62,3 +62,24 @@ def test_terminal_line_names_the_camera_and_how_it_matched() -> None:
                   updated_at=1.0, evidence=candidate.evidence, details=candidate.details, camera_id="c0")
     line = format_alert(alert)
     assert "at C0" in line and "(equivalent match)" in line and "stolen" in line
+
+
+def test_stages_split_the_rules_around_the_plate_keyed_repartition() -> None:
+    index = WatchlistIndex(CONFIG.anpr.matching)
+    index.add(WatchlistEntry(plate="AB12CDE", reason="stolen"))
+    # Listed plate at c0 then, 10 s later, 20 km away (site t): a hit and an impossible journey.
+    far = CONFIG.model_copy(update={"cameras": [*CONFIG.cameras, CONFIG.cameras[0].model_copy(
+        update={"id": "far", "site": "t", "lat": 51.7})]})
+    reads = [read("r1", "AB12CDE", "c0", 1.7e9), read("r2", "AB12CDE", "far", 1.7e9 + 10)]
+
+    def rules(stage: str) -> set[str]:
+        return {c.rule for c in AnprPipeline(far, index, stage=stage).process(reads).candidates}  # type: ignore[arg-type]
+
+    assert rules("all") == {"watchlist_hit", "cloned_plate"}
+    assert rules("local") == {"watchlist_hit"}  # by camera: watchlist (and convoy)
+    assert rules("journeys") == {"cloned_plate"}  # by plate: no second watchlist hit
+
+
+def test_usable_reads_carry_their_normalised_plate_for_routing() -> None:
+    out = pipeline().process([read("r1", "ab12 cde"), read("r2", "AB12CDE", camera="nowhere")])
+    assert [(plate, r["read_id"]) for plate, r in out.usable] == [("AB12CDE", "r1")]
