@@ -83,3 +83,14 @@ def test_stages_split_the_rules_around_the_plate_keyed_repartition() -> None:
 def test_usable_reads_carry_their_normalised_plate_for_routing() -> None:
     out = pipeline().process([read("r1", "ab12 cde"), read("r2", "AB12CDE", camera="nowhere")])
     assert [(plate, r["read_id"]) for plate, r in out.usable] == [("AB12CDE", "r1")]
+
+
+def test_forwarded_batches_keep_every_read_within_the_message_size_limit() -> None:
+    import json
+
+    from streams.anpr_consumer import _batches
+
+    reads = [read(f"r{i}", "AB12CDE", t=1.7e9 + i) for i in range(300)]
+    messages = list(_batches(reads, limit=4096))
+    assert len(messages) > 1 and all(len(m) <= 4096 for m in messages)
+    assert [r for m in messages for r in json.loads(m)["reads"]] == reads  # all of them, in order
