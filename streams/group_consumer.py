@@ -13,6 +13,7 @@ handled twice after a crash or rebalance changes nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Sequence
 from typing import Any, ClassVar, TypeAlias
@@ -24,6 +25,9 @@ from streams.config import WatchfloorConfig
 from streams.kafka import client_kwargs
 
 log = logging.getLogger(__name__)
+
+#: How long a stopping member waits for its last fetch to be acknowledged and committed.
+SETTLE_ON_STOP_S = 5.0
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
@@ -49,9 +53,13 @@ class GroupConsumer:
         """Set once the group gave this member its (possibly empty) share of partitions."""
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
+        self._settling: asyncio.Future[None] | None = None
 
     async def handle(self, records: Sequence[Record]) -> list[Awaitable[Any]]:
         raise NotImplementedError
+
+    def reset(self) -> None:
+        """Called before (re)joining the group: drop state that outran the last commit."""
 
     async def on_assigned(self, partitions: set[TopicPartition]) -> None:
         """Called before the first fetch from newly assigned partitions (e.g. to load state)."""
@@ -102,7 +110,20 @@ class GroupConsumer:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
 
+    @staticmethod
+    async def _settle(consumer: AIOKafkaConsumer, pending: list[Awaitable[Any]],
+                      offsets: dict[TopicPartition, int]) -> None:
+        await asyncio.gather(*pending)
+        await consumer.commit(offsets)
+
+    async def _settled(self) -> None:
+        """Wait for the fetch in flight to be acknowledged and committed; its failure raises here."""
+        settling, self._settling = self._settling, None
+        if settling is not None:
+            await settling
+
     async def _consume(self) -> None:
+        self.reset()
         kafka = self.config.kafka
         rebalance_ms = int(kafka.rebalance_timeout_s * 1000)
         extra = {"partition_assignment_strategy": self.assignors} if self.assignors else {}
@@ -125,12 +146,20 @@ class GroupConsumer:
                     fetched = await consumer.getmany(timeout_ms=500, max_records=self.max_records)
                     self.joined.set()
                     if not fetched:
+                        await self._settled()
                         continue
                     pending = await self.handle([r for records in fetched.values() for r in records])
-                    await asyncio.gather(*pending)
-                    await consumer.commit({tp: records[-1].offset + 1 for tp, records in fetched.items()})
+                    # Settle (acks, then commit) while the next fetch is handled: the broker round
+                    # trips overlap the work. One fetch in flight at most, so commits stay in order.
+                    await self._settled()
+                    offsets = {tp: records[-1].offset + 1 for tp, records in fetched.items()}
+                    self._settling = asyncio.ensure_future(self._settle(consumer, pending, offsets))
             finally:
                 self._consumer = None
+                if self._settling is not None:  # a clean stop commits the last fetch if it can
+                    settling, self._settling = self._settling, None
+                    with contextlib.suppress(Exception):  # if not committed: redelivered to the next owner
+                        await asyncio.wait_for(settling, SETTLE_ON_STOP_S)
                 await consumer.stop()  # leaves the group at once: the others need not wait for a timeout
         finally:
             self._producer = None
@@ -142,6 +171,10 @@ class _Listener(ConsumerRebalanceListener):
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
+        try:
+            await self.owner._settled()  # commit what was handled before another member takes over
+        except Exception as error:  # not committed: the next owner handles it again
+            log.warning("%s could not commit before a rebalance (%s)", self.owner.group_id, type(error).__name__)
         await self.owner.on_revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:

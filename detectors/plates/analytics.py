@@ -126,23 +126,21 @@ class PlateAnalytics:
     def process(self, sightings: Sequence[Sighting], now: float) -> list[Finding]:
         """Run every rule on a batch of sightings; return the findings in input order.
 
-        A redelivered read (same read id still held) yields nothing the second time; a read too
-        late for the rules is still matched against the watchlist.
+        A redelivered read (same read id still held) yields its watchlist hit again, the same finding,
+        and nothing from the rules; a read too late for the rules is still matched against the watchlist.
         """
         findings: list[Finding] = []
         match = self.watchlist.match
         add = self.reads.add
         cloned, circling, convoy = self.cloned, self.circling, self.convoy
         rules_on = cloned is not None or circling is not None or convoy is not None
-        reads = self.reads
         for s in sightings:
             self._clock = s.t
             history = None
             if rules_on:
-                duplicates = reads.duplicates
+                # A redelivered read (history None, duplicate counted) still gets matched below: if
+                # its first hit was never sent, this is the only chance; a repeat is absorbed downstream.
                 history = add(s)
-                if history is None and reads.duplicates != duplicates:
-                    continue
             if self.match_watchlist:
                 m = match(s.plate, s.confidence, s.t)
                 if m is not None:

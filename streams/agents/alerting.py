@@ -72,6 +72,10 @@ class AlertingConsumer(GroupConsumer):
         self.states: dict[int, dict[str, State]] = {}
         """State per dedupe key, by partition (the partitions this worker owns)."""
 
+    def reset(self) -> None:
+        # After a failure, state may hold outcomes whose sends never landed: reload it from the topic.
+        self.states.clear()
+
     async def on_assigned(self, partitions: set[TopicPartition]) -> None:
         wanted = sorted({tp.partition for tp in partitions} - set(self.states))
         if wanted:
