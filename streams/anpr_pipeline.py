@@ -68,11 +68,11 @@ class AnprPipeline:
     def process(self, reads: Sequence[PlateReadDict]) -> AnprOutput:
         out = AnprOutput()
         sightings: list[Sighting] = []
-        by_id: dict[str, PlateReadDict] = {}
         usable = out.usable
+        cameras = self.cameras
         for read in reads:
             try:
-                sighting = to_sighting(read, self.cameras)
+                sighting = to_sighting(read, cameras)
             except ValueError as error:
                 # The normaliser's message quotes the text: keep plates out of logs and dead letters.
                 reason = str(error) if "camera" in str(error) else (
@@ -81,12 +81,12 @@ class AnprPipeline:
                 continue
             sightings.append(sighting)
             usable.append((sighting.plate, read))
-            by_id[read["read_id"]] = read
         if not sightings:
             return out
-        now = max(s.t for s in sightings)
-        for finding in self.analytics.process(sightings, now):
-            out.candidates.append(self._candidate(finding, by_id))
+        findings = self.analytics.process(sightings, max(s.t for s in sightings))
+        if findings:  # rare: the reads by id only for the evidence of these
+            by_id = {read["read_id"]: read for _, read in usable}
+            out.candidates.extend(self._candidate(finding, by_id) for finding in findings)
         return out
 
     def prune(self, now: float) -> None:
