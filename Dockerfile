@@ -12,11 +12,11 @@ ENV PYTHONUNBUFFERED=1 \
 
 WORKDIR /app
 
-# Dependencies first, from pyproject's pins (runtime + the `prod` extra), so a code change does
+# Dependencies first, from pyproject's pins, so a code change does
 # not reinstall them. Every pinned dependency ships manylinux wheels for cp311: no compiler here.
 COPY pyproject.toml README.md ./
 RUN python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
-print("\n".join(p["dependencies"] + p["optional-dependencies"]["prod"]))' > /tmp/requirements.txt \
+print("\n".join(p["dependencies"]))' > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
 
 COPY schemas ./schemas
@@ -25,8 +25,8 @@ COPY streams ./streams
 COPY config ./config
 # Why editable (`-e`, no deps: they are installed above): the code finds config/ and the console's
 # static files relative to the source tree, which a wheel install does not carry yet. The result is
-# the same `.[prod]` install, with /app as the package location.
-RUN pip install --no-deps -e '.[prod]' \
+# the same install, with /app as the package location.
+RUN pip install --no-deps -e . \
     && useradd --system --uid 10001 --home-dir /var/lib/watchfloor --shell /usr/sbin/nologin watchfloor \
     && mkdir -p /var/lib/watchfloor/run /var/lib/watchfloor/snapshots /videos \
     && chown -R watchfloor /var/lib/watchfloor \

@@ -38,7 +38,6 @@ def create_app(config: WatchfloorConfig) -> tuple[faust.App, Runtime]:
         APP_ID,
         fetch_max_wait_ms=config.kafka.fetch_max_wait_ms,
         **faust_broker_settings(config),
-        store=config.worker.store,
         datadir=str(data_dir(config)),
         topic_partitions=config.kafka.partitions,
         topic_replication_factor=config.kafka.replication_factor,

@@ -165,9 +165,8 @@ class SnapshotConfig(Strict):
 class WorkerConfig(Strict):
     web_port: int = Field(default=6066, ge=0, le=65535, description="Metrics/health port; 0 picks a free one.")
     web_host: str = "127.0.0.1"
-    store: str = Field(default="memory://", description="Faust table store; rocksdb:// in production.")
     data_dir: Path | None = Field(
-        default=None, description="Table store directory; default ~/.watchfloor/worker-data/<web_port>."
+        default=None, description="Faust's working directory; default ~/.watchfloor/worker-data/<web_port>."
     )
 
 
@@ -225,7 +224,6 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "WATCHFLOOR_WEB_HOST": ("worker", "web_host"),
     "WATCHFLOOR_PLATE_HASH_KEY_FILE": ("privacy", "plate_hash_key_file"),
     "WATCHFLOOR_SNAPSHOT_DIR": ("snapshots", "dir"),
-    "WATCHFLOOR_STORE": ("worker", "store"),
 }
 
 

@@ -133,7 +133,6 @@ def test_workers_and_console_listen_where_the_health_checks_look() -> None:
         assert f":{port}/healthz" in check, f"{name}: health check must hit /healthz on {port}: {check}"
     worker_env = services()["worker"]["environment"]
     assert worker_env["WATCHFLOOR_WEB_HOST"] == "0.0.0.0", "workers must listen beyond loopback for Prometheus"
-    assert worker_env["WATCHFLOOR_STORE"] == "rocksdb://"
     console_cmd = command_of(services()["console"])
     assert console_cmd[console_cmd.index("--host") + 1] == "0.0.0.0"
 
@@ -288,7 +287,6 @@ def test_dashboards_are_valid_and_every_panel_has_the_provisioned_datasource() -
 def test_dockerfile_runs_watchfloor_as_non_root_from_the_pinned_base() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim-bookworm\b", dockerfile, re.M)
-    assert ".[prod]" in dockerfile
     assert re.search(r"^USER (?!root)\S+", dockerfile, re.M), "the image must run as a non-root user"
     assert 'ENTRYPOINT ["watchfloor"]' in dockerfile
     ignored = (REPO / ".dockerignore").read_text().split()
