@@ -206,6 +206,17 @@ def wait_for_alert_path(port: int, since: float, timeout: float = 900) -> tuple[
     raise RuntimeError("the alerting agent did not catch up in time")
 
 
+def drain(port: int, total: int, kind: str, raw_rate: float, label: str) -> tuple[float, int, float]:
+    """A fresh worker's drain of a ``total``-read backlog: (reads/s, candidates, alert path behind s)."""
+    rate = drain_rate(port, 0, total, kind=kind)
+    print(f"worker, {label}: {rate:,.0f} reads/s ({rate / raw_rate:.0%} of raw)", flush=True)
+    while metric(port, "watchfloor_events_processed_total", kind=kind) < total:
+        time.sleep(0.2)
+    candidates, behind = wait_for_alert_path(port, time.monotonic())
+    print(f"  alert path: {candidates:,} candidates, caught up {behind:.1f}s after the last read", flush=True)
+    return rate, candidates, behind
+
+
 @contextlib.contextmanager
 def running_worker(env: dict[str, str], log_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes], float]]:
     """A real ``watchfloor worker``, yielded once its watchlist is loaded: (port, process, load seconds)."""
@@ -344,14 +355,8 @@ def main(argv: list[str] | None = None) -> int:
         kind = "plate_sighting" if args.route_by_plate else "plate_read"
         with running_worker(env, Path(tmp) / "worker-batched.log") as (port, worker, load_s):
             print(f"worker ready with {len(listed):,} watchlist entries after {load_s:.1f}s", flush=True)
-            batched_rate = drain_rate(port, 0, args.reads, kind=kind)
-            print(f"worker, batched: {batched_rate:,.0f} reads/s ({batched_rate / raw_batched_rate:.0%} of raw)",
-                  flush=True)
-            while metric(port, "watchfloor_events_processed_total", kind=kind) < args.reads:
-                time.sleep(0.2)
-            batched_candidates, batched_alert_lag = wait_for_alert_path(port, time.monotonic())
-            print(f"  alert path: {batched_candidates:,} candidates, caught up {batched_alert_lag:.1f}s "
-                  "after the last read", flush=True)
+            batched_rate, batched_candidates, batched_alert_lag = drain(port, args.reads, kind, raw_batched_rate,
+                                                                        "batched")
             rss = peak_rss_mb(worker.pid)
 
         # The single reads must be a backlog too (produced while a worker consumes, the bench's
@@ -362,14 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"raw aiokafka consume+json.loads, single reads: {raw_single_rate:,.0f} reads/s", flush=True)
         asyncio.run(produce(broker.bootstrap, "anpr.reads", singles))
         with running_worker(env, Path(tmp) / "worker-singles.log") as (port, worker, _):
-            single_rate = drain_rate(port, 0, args.singles, kind=kind)
-            print(f"worker, single reads: {single_rate:,.0f} reads/s ({single_rate / raw_single_rate:.0%} of raw)",
-                  flush=True)
-            while metric(port, "watchfloor_events_processed_total", kind=kind) < args.singles:
-                time.sleep(0.2)
-            single_candidates, single_alert_lag = wait_for_alert_path(port, time.monotonic())
-            print(f"  alert path: {single_candidates:,} candidates, caught up {single_alert_lag:.1f}s "
-                  "after the last read", flush=True)
+            single_rate, single_candidates, single_alert_lag = drain(port, args.singles, kind, raw_single_rate,
+                                                                     "single reads")
 
             # Fresh vehicles of interest: a repeat of an open alert updates it instead of raising one.
             live_traffic = Traffic(cameras, listed[1:: max(1, len(listed) // 2000)], seed=12)
