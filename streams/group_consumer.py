@@ -54,6 +54,7 @@ class GroupConsumer:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._settling: asyncio.Future[None] | None = None
+        self._settle_failed: BaseException | None = None  # seen in a rebalance callback; restarts us
 
     async def handle(self, records: Sequence[Record]) -> list[Awaitable[Any]]:
         raise NotImplementedError
@@ -100,11 +101,14 @@ class GroupConsumer:
         await self.ready_to_consume()
         backoff = 1.0
         while True:
+            started = asyncio.get_running_loop().time()
             try:
                 await self._consume()
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                if asyncio.get_running_loop().time() - started > 60:
+                    backoff = 1.0  # it had been working: a new outage starts the backoff again
                 log.warning("%s lost the broker or its group (%s: %s); retrying in %.0fs", self.group_id,
                             type(error).__name__, error, backoff)
                 await asyncio.sleep(backoff)
@@ -124,6 +128,7 @@ class GroupConsumer:
 
     async def _consume(self) -> None:
         self.reset()
+        self._settle_failed = None
         kafka = self.config.kafka
         rebalance_ms = int(kafka.rebalance_timeout_s * 1000)
         extra = {"partition_assignment_strategy": self.assignors} if self.assignors else {}
@@ -144,6 +149,8 @@ class GroupConsumer:
             try:
                 while True:
                     fetched = await consumer.getmany(timeout_ms=500, max_records=self.max_records)
+                    if self._settle_failed is not None:  # outputs lost in a rebalance: start over from the commit
+                        raise self._settle_failed
                     self.joined.set()
                     if not fetched:
                         await self._settled()
@@ -173,8 +180,9 @@ class _Listener(ConsumerRebalanceListener):
     async def on_partitions_revoked(self, revoked: Any) -> None:
         try:
             await self.owner._settled()  # commit what was handled before another member takes over
-        except Exception as error:  # not committed: the next owner handles it again
+        except Exception as error:  # not committed: redelivered, here or to the next owner
             log.warning("%s could not commit before a rebalance (%s)", self.owner.group_id, type(error).__name__)
+            self.owner._settle_failed = error
         await self.owner.on_revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
