@@ -63,14 +63,21 @@ class AlertingConsumer(GroupConsumer):
     group_id = f"{APP_ID}-alerting"
     assignors = (RangePartitionAssignor,)
 
-    def __init__(self, runtime: Runtime, open_by_site: OpenAlertsBySite, declared: dict[str, Deployment]) -> None:
+    def __init__(self, runtime: Runtime, open_by_site: OpenAlertsBySite, declared: dict[str, Deployment],
+                 views: list[CompactedTopicReplica]) -> None:
         super().__init__(runtime.config)
         self.runtime = runtime
+        self.views = views
         self.settings = runtime.config.alerting
         self.open_by_site = open_by_site
         self.declared = declared
         self.states: dict[int, dict[str, State]] = {}
         """State per dedupe key, by partition (the partitions this worker owns)."""
+
+    async def ready_to_consume(self) -> None:
+        # Severity and correlation depend on the declared deployments and the open alerts.
+        for view in self.views:
+            await view.ready.wait()
 
     def reset(self) -> None:
         # After a failure, state may hold outcomes whose sends never landed: reload it from the topic.
@@ -213,12 +220,12 @@ class AlertingConsumer(GroupConsumer):
 
 def register(app: faust.App, runtime: Runtime) -> AlertingConsumer:
     open_by_site = OpenAlertsBySite(rules=(CORRELATED_RULE,))
-    if runtime.config.alerting.correlate_watchlist_with_unattended:
-        runtime.replicas.append(CompactedTopicReplica(runtime.config, ALERTS, open_by_site.apply))
     declared: dict[str, Deployment] = {}  # deployments declared at run time, by id
-    runtime.replicas.append(CompactedTopicReplica(runtime.config, DEPLOYMENTS,
-                                                  lambda k, v: apply_deployment(declared, k, v)))
-    consumer = AlertingConsumer(runtime, open_by_site, declared)
+    views = [CompactedTopicReplica(runtime.config, DEPLOYMENTS, lambda k, v: apply_deployment(declared, k, v))]
+    if runtime.config.alerting.correlate_watchlist_with_unattended:
+        views.append(CompactedTopicReplica(runtime.config, ALERTS, open_by_site.apply))
+    runtime.replicas.extend(views)
+    consumer = AlertingConsumer(runtime, open_by_site, declared, views)
 
     @app.task(on_leader=False)
     async def work_alerts() -> None:
