@@ -21,8 +21,8 @@ from streams import metrics
 from streams.anpr_pipeline import AnprOutput, AnprPipeline
 from streams.codecs import Rejected, decode_plate_reads, encode
 from streams.group_consumer import GroupConsumer, Record
-from streams.runtime import Runtime, dead_letter_record
-from streams.topics import ALERT_CANDIDATES, ANPR_READS, ANPR_SIGHTINGS, APP_ID, DEADLETTER
+from streams.runtime import Runtime
+from streams.topics import ALERT_CANDIDATES, ANPR_READS, ANPR_SIGHTINGS, APP_ID
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +60,10 @@ class AnprReadsConsumer(GroupConsumer):
                 decoded, rejected_parts = decode_plate_reads(record.value, max_bytes)
             except Rejected as rejected:
                 rejected_messages += 1
-                pending.append(await self._dead_letter(rejected, record))
+                pending.append(await self.dead_letter(rejected, record))
                 continue
             for _, rejected_part in rejected_parts:
-                pending.append(await self._dead_letter(rejected_part, record, part=True))
+                pending.append(await self.dead_letter(rejected_part, record, part=True))
             reads.extend(decoded)
             sources.append((record, len(decoded)))
         started = time.perf_counter()
@@ -80,7 +80,7 @@ class AnprReadsConsumer(GroupConsumer):
                     outputs.append((self.pipeline.process(own), own, [(record, count)]))
                 except Exception as inner:  # its text may quote a plate: not logged
                     rejected_messages += 1
-                    pending.append(await self._dead_letter(Rejected(
+                    pending.append(await self.dead_letter(Rejected(
                         "unprocessable", f"internal error ({type(inner).__name__}); see the worker log"), record))
         metrics.DETECTOR_SECONDS.labels("plates").observe(time.perf_counter() - started)
         usable = 0
@@ -123,14 +123,9 @@ class AnprReadsConsumer(GroupConsumer):
             for read in reads[position:position + count]:
                 origin[id(read)] = record
             position += count
-        return [await self._dead_letter(Rejected("schema_violation", f"read {read['read_id']}: {reason}"),
+        return [await self.dead_letter(Rejected("schema_violation", f"read {read['read_id']}: {reason}"),
                                         origin[id(read)], part=True)
                 for read, reason in output.unusable]
-
-    async def _dead_letter(self, rejected: Rejected, record: Record, *, part: bool = False
-                           ) -> Awaitable[Any]:
-        key, value = dead_letter_record(rejected, record, part=part)
-        return await self.send(DEADLETTER, key, value)
 
 
 def _batches(reads: list[PlateReadDict], limit: int) -> Iterator[bytes]:

@@ -58,10 +58,13 @@ async def produce(config: WatchfloorConfig, topic: str, records: Iterable[tuple[
         await client.stop()
 
 
-async def _assigned_consumer(config: WatchfloorConfig, topic: str) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
+async def _assigned_consumer(config: WatchfloorConfig, topic: str, only: Iterable[int] | None = None
+                             ) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
     consumer = AIOKafkaConsumer(**client_kwargs(config), enable_auto_commit=False, auto_offset_reset="earliest")
     await start_with_retry(consumer, config)
-    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    wanted = set(only) if only is not None else None
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+                  if wanted is None or p in wanted]
     if not partitions:
         await consumer.stop()
         raise BrokerUnavailable(f"topic {topic!r} does not exist on {config.kafka.bootstrap}: is a worker running?")
@@ -69,9 +72,11 @@ async def _assigned_consumer(config: WatchfloorConfig, topic: str) -> tuple[AIOK
     return consumer, partitions
 
 
-async def read_to_end(config: WatchfloorConfig, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record currently in ``topic`` (for compacted topics: the latest per key, and more)."""
-    consumer, partitions = await _assigned_consumer(config, topic)
+async def read_to_end(config: WatchfloorConfig, topic: str, partitions: Iterable[int] | None = None
+                      ) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record currently in ``topic``, or in its ``partitions`` (for compacted topics: the
+    latest per key, and more)."""
+    consumer, partitions = await _assigned_consumer(config, topic, partitions)
     try:
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)

@@ -21,8 +21,11 @@ from typing import Any, ClassVar, TypeAlias
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
+from streams.codecs import Rejected
 from streams.config import WatchfloorConfig
 from streams.kafka import client_kwargs
+from streams.runtime import dead_letter_record
+from streams.topics import DEADLETTER
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,11 @@ class GroupConsumer:
                    ) -> Awaitable[Any]:
         assert self._producer is not None, "send() outside a running consumer"
         return await self._producer.send(topic, key=key, value=value, partition=partition)
+
+    async def dead_letter(self, rejected: Rejected, record: Record, *, part: bool = False) -> Awaitable[Any]:
+        """Send ``record``'s bytes and the reason to ``deadletter`` (counted and logged)."""
+        key, value = dead_letter_record(rejected, record, part=part)
+        return await self.send(DEADLETTER, key, value)
 
     async def partitions_of(self, topic: str) -> int:
         """How many partitions ``topic`` has (from the producer's metadata)."""

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from pydantic import ValidationError
 
@@ -28,13 +28,13 @@ from schemas.alerts import Alert, AlertAction, AlertCandidate
 from schemas.deployments import Deployment
 from streams import metrics
 from streams.alert_view import OpenAlertsBySite
+from streams.clients import read_to_end
 from streams.codecs import Rejected, describe_validation_error, encode, load_json, validate
 from streams.group_consumer import GroupConsumer, Record
-from streams.kafka import client_kwargs
 from streams.lifecycle import Outcome, apply_action, apply_candidate
 from streams.replica import CompactedTopicReplica
-from streams.runtime import Runtime, dead_letter_record
-from streams.topics import ALERT_ACTIONS, ALERT_CANDIDATES, ALERT_STATE, ALERTS, APP_ID, DEADLETTER, DEPLOYMENTS
+from streams.runtime import Runtime
+from streams.topics import ALERT_ACTIONS, ALERT_CANDIDATES, ALERT_STATE, ALERTS, APP_ID, DEPLOYMENTS
 
 CORRELATED_RULE = "unattended_item"
 
@@ -97,30 +97,13 @@ class AlertingConsumer(GroupConsumer):
     async def _load_states(self, partitions: list[int]) -> dict[int, dict[str, State]]:
         """Read ``alerts.state`` partitions to their end: the latest state of every key."""
         states: dict[int, dict[str, State]] = {p: {} for p in partitions}
-        consumer = AIOKafkaConsumer(**client_kwargs(self.config), enable_auto_commit=False,
-                                    auto_offset_reset="earliest",
-                                    max_partition_fetch_bytes=4 * self.config.kafka.max_message_bytes,
-                                    fetch_max_wait_ms=self.config.kafka.fetch_max_wait_ms)
-        await consumer.start()
-        try:
-            tps = [TopicPartition(ALERT_STATE, p) for p in partitions]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            end = await consumer.end_offsets(tps)
-            pending = {tp for tp in tps if end[tp] > 0}
-            while pending:
-                for tp, records in (await consumer.getmany(*pending, timeout_ms=500, max_records=10_000)).items():
-                    for record in records:
-                        if record.key is None:
-                            continue
-                        if record.value is None:
-                            states[tp.partition].pop(record.key.decode(), None)
-                        else:
-                            states[tp.partition][record.key.decode()] = json.loads(record.value)
-                # Compaction can leave the end offset past the last record: ask for the position.
-                pending = {tp for tp in pending if await consumer.position(tp) < end[tp]}
-        finally:
-            await consumer.stop()
+        for record in await read_to_end(self.config, ALERT_STATE, partitions):
+            if record.key is None:
+                continue
+            if record.value is None:
+                states[record.partition].pop(record.key.decode(), None)
+            else:
+                states[record.partition][record.key.decode()] = json.loads(record.value)
         return states
 
     async def handle(self, records: Sequence[Record]) -> list[Awaitable[Any]]:
@@ -214,8 +197,7 @@ class AlertingConsumer(GroupConsumer):
 
     async def _dead_letter(self, rejected: Rejected, record: Record) -> Awaitable[Any]:
         metrics.MESSAGES_CONSUMED.labels(record.topic, "deadletter").inc()
-        key, value = dead_letter_record(rejected, record)
-        return await self.send(DEADLETTER, key, value)
+        return await self.dead_letter(rejected, record)
 
 
 def register(app: faust.App, runtime: Runtime) -> AlertingConsumer:
