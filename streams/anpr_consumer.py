@@ -14,9 +14,9 @@ import zlib
 from collections.abc import Awaitable, Iterator, Sequence
 from typing import Any
 
-import pydantic_core
+import msgspec
 
-from schemas.anpr import MAX_BATCH_READS, PlateReadDict
+from schemas.anpr import MAX_BATCH_READS, PlateReadRecord
 from streams import metrics
 from streams.anpr_pipeline import AnprOutput, AnprPipeline
 from streams.codecs import Rejected, decode_plate_reads, encode
@@ -51,7 +51,7 @@ class AnprReadsConsumer(GroupConsumer):
     async def handle(self, records: Sequence[Record]) -> list[Awaitable[Any]]:
         """One fetch: every message decoded, one pipeline pass; returns the sends to await before the commit."""
         max_bytes = self.config.kafka.max_message_bytes
-        reads: list[PlateReadDict] = []
+        reads: list[PlateReadRecord] = []
         sources: list[tuple[Record, int]] = []  # each decoded message, its read count
         pending: list[Awaitable[Any]] = []
         rejected_messages = 0
@@ -106,14 +106,14 @@ class AnprReadsConsumer(GroupConsumer):
     async def _forward(self, output: AnprOutput) -> list[Awaitable[Any]]:
         """Usable reads on to ``anpr.sightings``: one batch message per partition of their plates."""
         partitions = await self.partitions_of(ANPR_SIGHTINGS)
-        by_partition: dict[int, list[PlateReadDict]] = {}
-        for plate, read in output.usable:
+        by_partition: dict[int, list[PlateReadRecord]] = {}
+        for plate, read in zip(output.plates, output.usable, strict=True):
             by_partition.setdefault(zlib.crc32(plate.encode()) % partitions, []).append(read)
         limit = self.config.kafka.max_message_bytes
         return [await self.send(ANPR_SIGHTINGS, None, batch, partition)
                 for partition, reads in by_partition.items() for batch in _batches(reads, limit)]
 
-    async def _dead_letter_unusable(self, output: AnprOutput, reads: list[PlateReadDict],
+    async def _dead_letter_unusable(self, output: AnprOutput, reads: list[PlateReadRecord],
                                     sources: list[tuple[Record, int]]
                                     ) -> list[Awaitable[Any]]:
         """Reads that validated but cannot be used, each dead-lettered with its own message."""
@@ -123,19 +123,19 @@ class AnprReadsConsumer(GroupConsumer):
             for read in reads[position:position + count]:
                 origin[id(read)] = record
             position += count
-        return [await self.dead_letter(Rejected("schema_violation", f"read {read['read_id']}: {reason}"),
+        return [await self.dead_letter(Rejected("schema_violation", f"read {read.read_id}: {reason}"),
                                         origin[id(read)], part=True)
                 for read, reason in output.unusable]
 
 
-def _batches(reads: list[PlateReadDict], limit: int) -> Iterator[bytes]:
+def _batches(reads: list[PlateReadRecord], limit: int) -> Iterator[bytes]:
     """``{"reads": [...]}`` messages within the batch schema's size and the message size limit.
 
-    pydantic-core's encoder: ~5x faster than ``json.dumps`` on these dicts (0.8 against 3.9 us a read).
+    msgspec's encoder: the structs leave out their defaults, so the reads go on as they came in.
     """
     for start in range(0, len(reads), MAX_BATCH_READS):
         chunk = reads[start:start + MAX_BATCH_READS]
-        encoded = pydantic_core.to_json({"reads": chunk})
+        encoded = msgspec.json.encode({"reads": chunk})
         if len(encoded) <= limit or len(chunk) == 1:  # one read fitted its own message: it fits here
             yield encoded
         else:

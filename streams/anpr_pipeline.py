@@ -9,15 +9,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
+
+import msgspec
 
 from detectors.findings import Finding
-from detectors.plates.analytics import CameraPosition, PlateAnalytics, to_sighting
+from detectors.plates.analytics import CameraPosition, PlateAnalytics
+from detectors.plates.normalise import normalise_plates
 from detectors.plates.privacy import plate_hash
 from detectors.plates.sighting import Sighting
 from detectors.plates.watchlist import WatchlistIndex
 from schemas.alerts import AlertCandidate, Evidence
-from schemas.anpr import PlateReadDict
+from schemas.anpr import PlateReadRecord
 from streams.candidates import candidate_from_finding
 from streams.config import WatchfloorConfig
 from streams.topics import ANPR_READS
@@ -25,10 +28,10 @@ from streams.topics import ANPR_READS
 log = logging.getLogger(__name__)
 
 
-def read_evidence(read: PlateReadDict) -> Evidence:
-    return Evidence(event_id=read["read_id"], event_time=read["event_time"], camera_id=read["camera_id"],
-                    source_topic=ANPR_READS, snapshot_ref=read.get("image_ref"),
-                    data={k: v for k, v in read.items() if k != "schema_version"})
+def read_evidence(read: PlateReadRecord) -> Evidence:
+    # to_builtins leaves out defaults (schema_version, absent optional fields), as the sender did.
+    return Evidence(event_id=read.read_id, event_time=read.event_time, camera_id=read.camera_id,
+                    source_topic=ANPR_READS, snapshot_ref=read.image_ref, data=msgspec.to_builtins(read))
 
 
 Stage = Literal["all", "local", "journeys"]
@@ -39,10 +42,12 @@ Stage = Literal["all", "local", "journeys"]
 @dataclass
 class AnprOutput:
     candidates: list[AlertCandidate] = field(default_factory=list)
-    unusable: list[tuple[PlateReadDict, str]] = field(default_factory=list)
+    unusable: list[tuple[PlateReadRecord, str]] = field(default_factory=list)
     """Reads that validated but cannot be used (unknown camera, no plate), with the reason."""
-    usable: list[tuple[str, PlateReadDict]] = field(default_factory=list)
-    """The other reads with their normalised plate (what a plate-keyed next stage is keyed by)."""
+    usable: list[PlateReadRecord] = field(default_factory=list)
+    """The other reads, in order."""
+    plates: list[str] = field(default_factory=list)
+    """The normalised plates of ``usable`` (what a plate-keyed next stage is keyed by)."""
 
 
 class AnprPipeline:
@@ -65,35 +70,50 @@ class AnprPipeline:
         self.cameras = {c.id: CameraPosition(c.site, c.lat, c.lon) for c in config.cameras}
         self._hash_key = config.privacy.plate_hash_key()
 
-    def process(self, reads: Sequence[PlateReadDict]) -> AnprOutput:
+    def process(self, reads: Sequence[PlateReadRecord]) -> AnprOutput:
         out = AnprOutput()
-        sightings: list[Sighting] = []
-        usable = out.usable
-        cameras = self.cameras
-        for read in reads:
-            try:
-                sighting = to_sighting(read, cameras)
-            except ValueError as error:
-                # The normaliser's message quotes the text: keep plates out of logs and dead letters.
-                reason = str(error) if "camera" in str(error) else (
-                    "not a usable plate (A-Z/0-9 and separators, at most 16 characters)")
-                out.unusable.append((read, reason))
-                continue
-            sightings.append(sighting)
-            usable.append((sighting.plate, read))
-        if not sightings:
+        if not reads:
             return out
+        # Column by column: each step is one C-level pass over the batch (see normalise_plates).
+        plates = normalise_plates([read.plate for read in reads])
+        positions = [self.cameras.get(read.camera_id) for read in reads]
+        if None in plates or None in positions:
+            reads, plates, positions = self._set_aside_unusable(reads, plates, positions, out)
+            if not reads:
+                return out
+        known_plates, known_positions = cast("list[str]", plates), cast("list[CameraPosition]", positions)
+        sightings = [Sighting(read.read_id, plate, read.camera_id, position[0], position[1], position[2],
+                              read.event_time, read.confidence)
+                     for read, plate, position in zip(reads, known_plates, known_positions, strict=True)]
+        out.usable, out.plates = list(reads), known_plates
         findings = self.analytics.process(sightings, max(s.t for s in sightings))
         if findings:  # rare: the reads by id only for the evidence of these
-            by_id = {read["read_id"]: read for _, read in usable}
+            by_id = {read.read_id: read for read in out.usable}
             out.candidates.extend(self._candidate(finding, by_id) for finding in findings)
         return out
+
+    @staticmethod
+    def _set_aside_unusable(reads: Sequence[PlateReadRecord], plates: list[str | None],
+                            positions: list[CameraPosition | None], out: AnprOutput
+                            ) -> tuple[list[PlateReadRecord], list[str | None], list[CameraPosition | None]]:
+        """Move reads from unknown cameras or without a plate to ``out.unusable``; return the rest."""
+        kept: tuple[list[PlateReadRecord], list[str | None], list[CameraPosition | None]] = ([], [], [])
+        for read, plate, position in zip(reads, plates, positions, strict=True):
+            if position is None:
+                out.unusable.append((read, f"plate read from unknown camera {read.camera_id!r}"))
+            elif plate is None:  # the normaliser's own message quotes the text: no plates in dead letters
+                out.unusable.append((read, "not a usable plate (A-Z/0-9 and separators, at most 16 characters)"))
+            else:
+                kept[0].append(read)
+                kept[1].append(plate)
+                kept[2].append(position)
+        return kept
 
     def prune(self, now: float) -> None:
         """Enforce retention on an idle feed (reads that hit nothing are forgotten)."""
         self.analytics.prune(now)
 
-    def _candidate(self, finding: Finding, by_id: dict[str, PlateReadDict]) -> AlertCandidate:
+    def _candidate(self, finding: Finding, by_id: dict[str, PlateReadRecord]) -> AlertCandidate:
         evidence = []
         times = list(finding.details.get("times", ()))
         cameras = list(finding.details.get("cameras", ()))

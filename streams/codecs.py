@@ -12,16 +12,17 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import msgspec
 from pydantic import ValidationError
 
 from schemas.adapters.openalpr import AdapterError, openalpr_to_reads
 from schemas.anpr import (
     MAX_BATCH_READS,
-    PLATE_READ_BATCH_DICT,
-    PLATE_READ_DICT,
+    PLATE_READ_BATCH_DECODER,
+    PLATE_READ_DECODER,
     PlateRead,
     PlateReadBatch,
-    PlateReadDict,
+    PlateReadRecord,
 )
 from schemas.base import WireModel
 from schemas.deadletter import DeadLetter, DeadLetterReason
@@ -73,8 +74,8 @@ def validate(model: type[WireModel], data: Any) -> WireModel:
         raise Rejected("schema_violation", f"{model.__name__}: {describe_validation_error(error)}") from None
 
 
-def decode_plate_reads(raw: bytes | None, max_bytes: int) -> tuple[list[PlateReadDict], list[tuple[int, Rejected]]]:
-    """Decode one read, a batch, or an OpenALPR/Rekor agent message into validated read dicts.
+def decode_plate_reads(raw: bytes | None, max_bytes: int) -> tuple[list[PlateReadRecord], list[tuple[int, Rejected]]]:
+    """Decode one read, a batch, or an OpenALPR/Rekor agent message into validated reads.
 
     Returns the valid reads and the rejected ones by batch index: a batch with a few bad reads
     still yields its good reads, so nothing valid is lost. Raises ``Rejected`` when the message
@@ -83,10 +84,10 @@ def decode_plate_reads(raw: bytes | None, max_bytes: int) -> tuple[list[PlateRea
     if raw is not None and len(raw) <= max_bytes:
         try:  # fast path: a valid batch or read, validated straight from bytes
             if raw[:16].lstrip().startswith(b'{"reads"'):
-                return list(PLATE_READ_BATCH_DICT.validate_json(raw)["reads"]), []
-            return [PLATE_READ_DICT.validate_json(raw)], []
-        except ValidationError:
-            pass  # find out exactly what is wrong below
+                return PLATE_READ_BATCH_DECODER.decode(raw).reads, []
+            return [PLATE_READ_DECODER.decode(raw)], []
+        except msgspec.DecodeError:
+            pass  # the models below accept a little more (lax numbers) and say exactly what is wrong
     data = load_json(raw, max_bytes)
     if isinstance(data, dict) and "data_type" in data:
         try:
@@ -102,16 +103,20 @@ def decode_plate_reads(raw: bytes | None, max_bytes: int) -> tuple[list[PlateRea
             validate(PlateReadBatch, data)  # raises with the precise message
             raise AssertionError("unreachable: the batch failed validation above")
         return _validate_each(items, "reads")
-    validate(PlateRead, data)  # raises with the precise message (the fast path already failed)
-    raise AssertionError("unreachable: the read failed validation above")
+    return [_record(validate(PlateRead, data))], []  # validate raises with the precise message
 
 
-def _validate_each(items: list[Any], where: str) -> tuple[list[PlateReadDict], list[tuple[int, Rejected]]]:
-    good: list[PlateReadDict] = []
+def _record(read: WireModel) -> PlateReadRecord:
+    """A read the model accepted (maybe laxly, e.g. ``"lane": 1.0``) as the worker's struct."""
+    return msgspec.convert(read.model_dump(exclude_none=True), PlateReadRecord)
+
+
+def _validate_each(items: list[Any], where: str) -> tuple[list[PlateReadRecord], list[tuple[int, Rejected]]]:
+    good: list[PlateReadRecord] = []
     bad: list[tuple[int, Rejected]] = []
     for index, item in enumerate(items):
         try:
-            good.append(PLATE_READ_DICT.validate_python(item))
+            good.append(_record(PlateRead.model_validate(item)))
         except ValidationError as error:
             bad.append((index, Rejected("schema_violation",
                                         f"{where}.{index}: PlateRead: {describe_validation_error(error)}")))

@@ -11,16 +11,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from detectors.findings import SEVERITY_ORDER, Finding, Severity
 from detectors.plates.circling import CirclingRule
 from detectors.plates.cloned import ClonedPlateRule
 from detectors.plates.config import PlatesConfig
 from detectors.plates.convoy import ConvoyRule
-from detectors.plates.normalise import normalise_plate
 from detectors.plates.recent import RecentReads
 from detectors.plates.sighting import Sighting
 from detectors.plates.watchlist import Match, WatchlistIndex
@@ -35,32 +34,6 @@ class CameraPosition(NamedTuple):
     site_id: str
     lat: float
     lon: float
-
-
-def to_sighting(read: Mapping[str, Any], cameras: Mapping[str, CameraPosition]) -> Sighting:
-    """Build a ``Sighting`` from a plate-read dict (``schemas.anpr.PlateRead`` fields).
-
-    Raises ``ValueError`` (with a reason fit for the dead-letter topic) for an unknown camera or a
-    plate that does not normalise.
-
-    >>> to_sighting({"read_id": "r1", "plate": "ab12 cde", "confidence": 0.9, "camera_id": "c1",
-    ...              "event_time": 5.0}, {"c1": CameraPosition("s1", 51.5, -0.1)}).plate
-    'AB12CDE'
-    """
-    camera_id = read["camera_id"]
-    pos = cameras.get(camera_id)
-    if pos is None:
-        raise ValueError(f"plate read from unknown camera {camera_id!r}")
-    return Sighting(
-        read["read_id"],
-        normalise_plate(read["plate"]),
-        camera_id,
-        pos.site_id,
-        pos.lat,
-        pos.lon,
-        float(read["event_time"]),
-        float(read["confidence"]),
-    )
 
 
 @dataclass(slots=True)
@@ -119,6 +92,13 @@ class PlateAnalytics:
             else None
         )
         self.counters = AnalyticsCounters()
+        # The shortest history on which any enabled rule can fire (a plate's own reads, this one included).
+        needs = [2] if config.cloned.enabled else []
+        if config.circling.enabled:
+            needs += [config.circling.passes, *(site.passes for site in config.circling.sites.values())]
+        if config.convoy.enabled:
+            needs.append(config.convoy.min_cameras)
+        self._min_history = min(needs, default=1)
 
     def _is_listed(self, plate: str) -> bool:
         return self.watchlist.is_listed(plate, self._clock)
@@ -130,28 +110,32 @@ class PlateAnalytics:
         and nothing from the rules; a read too late for the rules is still matched against the watchlist.
         """
         findings: list[Finding] = []
-        match = self.watchlist.match
+        if self.match_watchlist:
+            # A redelivered read still gets matched: if its first hit was never sent, this is the
+            # only chance; a repeat is absorbed downstream.
+            matches = self.watchlist.match_many([s.plate for s in sightings], [s.confidence for s in sightings],
+                                                [s.t for s in sightings])
+        else:
+            matches = [None] * len(sightings)
         add = self.reads.add
         cloned, circling, convoy = self.cloned, self.circling, self.convoy
         rules_on = cloned is not None or circling is not None or convoy is not None
-        for s in sightings:
-            self._clock = s.t
-            history = None
-            if rules_on:
-                # A redelivered read (history None, duplicate counted) still gets matched below: if
-                # its first hit was never sent, this is the only chance; a repeat is absorbed downstream.
-                history = add(s)
-            if self.match_watchlist:
-                m = match(s.plate, s.confidence, s.t)
-                if m is not None:
-                    findings.append(self._hit(s, m))
-            if history is None:
+        # Most reads are a plate's first in the window: no rule can fire on them, so skip the calls.
+        min_history = self._min_history
+        for s, m in zip(sightings, matches, strict=True):
+            if m is not None:
+                findings.append(self._hit(s, m))
+            if not rules_on:
+                continue
+            history = add(s)
+            if history is None or len(history) < min_history:
                 continue
             if cloned is not None:
                 findings.extend(cloned.evaluate(s, history))
             if circling is not None:
                 findings.extend(circling.evaluate(s, history))
             if convoy is not None:
+                self._clock = s.t  # for is_listed, asked only when a convoy is found
                 findings.extend(convoy.evaluate(s, history))
         self.reads.prune(now)
         c = self.counters

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import unicodedata
+from typing import cast
 
 MAX_PLATE_LEN = 16
 
@@ -49,3 +50,27 @@ def normalise_plate(text: str) -> str:
     if len(plate) > MAX_PLATE_LEN:
         raise ValueError(f"plate text {original!r} is longer than {MAX_PLATE_LEN} characters once normalised")
     return plate
+
+
+def normalise_plates(texts: list[str]) -> list[str | None]:
+    """``normalise_plate`` over many reads at once; None where it would raise.
+
+    Why: at 100k+ reads/s a Python call per plate is a measurable share of the budget, and
+    most feeds send plain ``A-Z0-9`` text, which one check of the joined text proves for all.
+
+    >>> normalise_plates(["ab12cde", "WP66ZXC"]), normalise_plates(["ab 12", "--"])
+    (['AB12CDE', 'WP66ZXC'], ['AB12', None])
+    """
+    if not texts:
+        return []
+    joined = "".join(texts)
+    if joined.isascii() and joined.isalnum() and max(map(len, texts)) <= MAX_PLATE_LEN and all(texts):
+        # One upper() in C; "\n" cannot be in a plate here.
+        return cast("list[str | None]", "\n".join(texts).upper().split("\n"))
+    out: list[str | None] = []
+    for text in texts:
+        try:
+            out.append(normalise_plate(text))
+        except ValueError:
+            out.append(None)
+    return out

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from detectors.plates.watchlist import WatchlistEntry, WatchlistIndex
+from schemas.anpr import PlateReadRecord
 from streams.anpr_pipeline import AnprPipeline
 from streams.config import parse_config
 
@@ -15,8 +14,8 @@ CONFIG = parse_config({
 }, env={})
 
 
-def read(read_id: str, plate: str, camera: str = "c0", t: float = 1.7e9) -> Any:
-    return {"read_id": read_id, "plate": plate, "confidence": 0.95, "camera_id": camera, "event_time": t}
+def read(read_id: str, plate: str, camera: str = "c0", t: float = 1.7e9) -> PlateReadRecord:
+    return PlateReadRecord(read_id=read_id, plate=plate, confidence=0.95, camera_id=camera, event_time=t)
 
 
 def pipeline(*entries: WatchlistEntry) -> AnprPipeline:
@@ -46,7 +45,7 @@ def test_convoy_with_a_covert_plate_is_restricted() -> None:
 
 def test_unusable_reads_are_reported_without_quoting_the_plate() -> None:
     out = pipeline().process([read("r1", "AB12CDE", camera="nowhere"), read("r2", "??")])
-    reasons = dict((r["read_id"], reason) for r, reason in out.unusable)
+    reasons = dict((r.read_id, reason) for r, reason in out.unusable)
     assert "unknown camera" in reasons["r1"]
     assert "??" not in reasons["r2"] and "not a usable plate" in reasons["r2"]
 
@@ -82,15 +81,14 @@ def test_stages_split_the_rules_around_the_plate_keyed_repartition() -> None:
 
 def test_usable_reads_carry_their_normalised_plate_for_routing() -> None:
     out = pipeline().process([read("r1", "ab12 cde"), read("r2", "AB12CDE", camera="nowhere")])
-    assert [(plate, r["read_id"]) for plate, r in out.usable] == [("AB12CDE", "r1")]
+    assert [(plate, r.read_id) for plate, r in zip(out.plates, out.usable, strict=True)] == [("AB12CDE", "r1")]
 
 
 def test_forwarded_batches_keep_every_read_within_the_message_size_limit() -> None:
-    import json
-
     from streams.anpr_consumer import _batches
+    from streams.codecs import decode_plate_reads
 
     reads = [read(f"r{i}", "AB12CDE", t=1.7e9 + i) for i in range(300)]
     messages = list(_batches(reads, limit=4096))
     assert len(messages) > 1 and all(len(m) <= 4096 for m in messages)
-    assert [r for m in messages for r in json.loads(m)["reads"]] == reads  # all of them, in order
+    assert [r for m in messages for r in decode_plate_reads(m, 4096)[0]] == reads  # all of them, in order

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
+
+import msgspec
+import pytest
 
 from schemas import generate
 
@@ -27,9 +31,52 @@ def _shape(schema: object) -> object:
     return schema
 
 
-def test_fast_path_plate_read_validators_match_the_wire_models() -> None:
-    from schemas.anpr import PLATE_READ_BATCH_DICT, PLATE_READ_DICT, PlateRead, PlateReadBatch
+def _constraints(schema: dict[str, Any]) -> dict[str, object]:
+    """Each property's accepted values in a form both generators agree on: branches of constraints."""
+    out: dict[str, object] = {}
+    for name, prop in schema["properties"].items():
+        branches = []
+        for branch in prop.get("anyOf", [prop]):
+            kept = {k: v for k, v in branch.items() if k not in ("title", "description", "default")}
+            if "const" in kept:  # pydantic writes Literal[1] as const + type, msgspec as enum
+                kept = {"enum": [kept["const"]]}
+            if "enum" in kept:
+                kept = {"enum": sorted(kept["enum"])}
+            branches.append(json.dumps(kept, sort_keys=True))
+        out[name] = sorted(branches)
+    return {"properties": out, "required": sorted(schema.get("required", []))}
 
-    assert _shape(PLATE_READ_DICT.json_schema()) == _shape(PlateRead.model_json_schema())
-    fast_batch = json.loads(json.dumps(PLATE_READ_BATCH_DICT.json_schema()).replace("PlateReadDict", "PlateRead"))
-    assert _shape(fast_batch) == _shape(PlateReadBatch.model_json_schema())
+
+def test_fast_path_plate_read_structs_match_the_wire_models() -> None:
+    from schemas.anpr import PlateRead, PlateReadBatch, PlateReadBatchRecord, PlateReadRecord
+
+    (_, fast), = msgspec.json.schema_components([PlateReadRecord])[1].items()
+    assert _constraints(fast) == _constraints(PlateRead.model_json_schema())
+    fast_batch = msgspec.json.schema_components([PlateReadBatchRecord])[1]["PlateReadBatchRecord"]
+    wire_batch = PlateReadBatch.model_json_schema()
+    assert fast_batch["required"] == wire_batch["required"] == ["reads"]
+    assert {k: v for k, v in fast_batch["properties"]["reads"].items() if k != "items"} == {
+        k: v for k, v in wire_batch["properties"]["reads"].items() if k not in ("items", "title", "description")}
+
+
+GOOD_READ = {"read_id": "r1", "plate": "AB12CDE", "confidence": 0.9, "camera_id": "c1", "event_time": 1.7e9}
+
+
+@pytest.mark.parametrize("change", [
+    {}, {"confidence": 0}, {"confidence": 1}, {"confidence": 1.0001}, {"confidence": -0.1}, {"confidence": "0.9"},
+    {"confidence": True}, {"event_time": 946_684_799}, {"event_time": 4_102_444_800}, {"plate": ""},
+    {"plate": "X" * 16}, {"plate": "X" * 17}, {"read_id": "r" * 129}, {"camera_id": "c" * 65}, {"lane": 32},
+    {"lane": 33}, {"lane": -1}, {"lane": 1.5}, {"lane": None}, {"direction": "away"}, {"direction": "up"},
+    {"country": "G"}, {"country": "GBR"}, {"country": "GBRX"}, {"image_ref": "x" * 513}, {"schema_version": 1},
+    {"schema_version": 2}, {"extra": 1}, {"plate": 7}, {"read_id": None},
+])
+def test_fast_path_accepts_only_what_the_wire_model_accepts(change: dict[str, Any]) -> None:
+    """Whatever the msgspec fast path accepts, the published model accepts with the same values."""
+    from schemas.anpr import PLATE_READ_DECODER, PlateRead
+
+    raw = json.dumps(GOOD_READ | change).encode()
+    try:
+        fast = PLATE_READ_DECODER.decode(raw)
+    except msgspec.ValidationError:
+        return  # the worker then asks the model, which accepts or names the problem (test_codecs)
+    assert msgspec.to_builtins(fast) == PlateRead.model_validate_json(raw).model_dump(exclude_defaults=True)

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from detectors.findings import Finding
-from detectors.plates.analytics import CameraPosition, PlateAnalytics, to_sighting
+from detectors.plates.analytics import PlateAnalytics
 from detectors.plates.config import CirclingSite, PlatesConfig
 from detectors.plates.privacy import plate_hash, redact_finding
 from detectors.plates.watchlist import WatchlistEntry, WatchlistIndex
@@ -77,17 +77,6 @@ def test_disabled_rules_do_not_run() -> None:
     pa = PlateAnalytics(cfg)
     assert pa.cloned is None and pa.convoy is None and pa.circling is not None
     assert pa.process([sight("a", "P", "lon-1", T0), sight("b", "P", "man-1", T0 + 60)], now=T0 + 60) == []
-
-
-def test_to_sighting() -> None:
-    cams = {"c1": CameraPosition("s1", 51.0, -1.0)}
-    s = to_sighting({"read_id": "r", "plate": "ab-12", "confidence": 0.5, "camera_id": "c1", "event_time": 3}, cams)
-    assert (s.plate, s.site_id, s.lat, s.t) == ("AB12", "s1", 51.0, 3.0)
-    with pytest.raises(ValueError, match="unknown camera"):
-        to_sighting({"read_id": "r", "plate": "AB12", "confidence": 0.5, "camera_id": "zz", "event_time": 3}, cams)
-
-
-# ---------------------------------------------------------------------------------------- config
 
 
 def test_config_defaults_and_site_override() -> None:
