@@ -110,26 +110,25 @@ class PlateAnalytics:
         and nothing from the rules; a read too late for the rules is still matched against the watchlist.
         """
         findings: list[Finding] = []
+        matches: dict[int, Match] = {}
         if self.match_watchlist:
             # A redelivered read still gets matched: if its first hit was never sent, this is the
             # only chance; a repeat is absorbed downstream.
             matches = self.watchlist.match_many([s.plate for s in sightings], [s.confidence for s in sightings],
                                                 [s.t for s in sightings])
-        else:
-            matches = [None] * len(sightings)
-        add = self.reads.add
         cloned, circling, convoy = self.cloned, self.circling, self.convoy
-        rules_on = cloned is not None or circling is not None or convoy is not None
-        # Most reads are a plate's first in the window: no rule can fire on them, so skip the calls.
+        hits = sorted(matches)
+        next_hit = 0
         min_history = self._min_history
-        for s, m in zip(sightings, matches, strict=True):
-            if m is not None:
-                findings.append(self._hit(s, m))
-            if not rules_on:
+        rules_on = cloned is not None or circling is not None or convoy is not None
+        # Only reads whose plate was seen before in the window come back to be evaluated: a few percent.
+        for i, history in self.reads.add_each(sightings) if rules_on else ():
+            while next_hit < len(hits) and hits[next_hit] <= i:  # findings in input order
+                findings.append(self._hit(sightings[hits[next_hit]], matches[hits[next_hit]]))
+                next_hit += 1
+            if len(history) < min_history:
                 continue
-            history = add(s)
-            if history is None or len(history) < min_history:
-                continue
+            s = sightings[i]
             if cloned is not None:
                 findings.extend(cloned.evaluate(s, history))
             if circling is not None:
@@ -137,6 +136,7 @@ class PlateAnalytics:
             if convoy is not None:
                 self._clock = s.t  # for is_listed, asked only when a convoy is found
                 findings.extend(convoy.evaluate(s, history))
+        findings.extend(self._hit(sightings[i], matches[i]) for i in hits[next_hit:])
         self.reads.prune(now)
         c = self.counters
         c.reads += len(sightings)

@@ -359,8 +359,8 @@ class WatchlistIndex:
         return None
 
     def match_many(self, plates: Sequence[str], confidences: Sequence[float], times: Sequence[float]
-                   ) -> list[Match | None]:
-        """``match`` for many normalised reads at once: the result lines up with ``plates``.
+                   ) -> dict[int, Match]:
+        """``match`` for many normalised reads at once: the matches by index in ``plates``.
 
         Why: almost every read hits nothing, and for those the canonical keys and the index
         lookups run in C over the whole batch; only keys that exist, or low-confidence reads
@@ -368,18 +368,20 @@ class WatchlistIndex:
         """
         keys = "\n".join(plates).encode().translate(self._canon).split(b"\n")
         refs = list(map(self._by_key.get, keys))
-        out: list[Match | None] = [None] * len(refs)
-        fuzzy_below = -1.0 if self._fuzzy_below is None else self._fuzzy_below
-        max_subs = self._max_subs
-        for i, ref in enumerate(refs):
-            if ref is None and confidences[i] >= fuzzy_below:
-                continue
+        candidates = [i for i, ref in enumerate(refs) if ref is not None]
+        fuzzy_below = self._fuzzy_below
+        if fuzzy_below is not None:
+            candidates = sorted({*candidates, *(i for i, c in enumerate(confidences) if c < fuzzy_below)})
+        out: dict[int, Match] = {}
+        for i in candidates:
+            ref = refs[i]
             found = None
             if ref is not None:
-                found = self._best_aligned(plates[i], ref, confidences[i], times[i], max_subs, -1, "")
-            if found is None and confidences[i] < fuzzy_below:
+                found = self._best_aligned(plates[i], ref, confidences[i], times[i], self._max_subs, -1, "")
+            if found is None and fuzzy_below is not None and confidences[i] < fuzzy_below:
                 found = self._match_fuzzy(plates[i], keys[i], confidences[i], times[i])
-            out[i] = found
+            if found is not None:
+                out[i] = found
         return out
 
     def _best_aligned(
