@@ -114,9 +114,11 @@ class RecentReads:
                 self.dropped_late += 1
                 continue
             held = hold(s.plate, s)
-            hist = None if held is s else self._add_to_held(s, held)
-            if hist is None and held is not s:
-                continue  # a duplicate
+            hist = None  # the plate's first read: nothing for the rules yet
+            if held is not s:
+                hist = self._add_to_held(s, held)
+                if hist is None:
+                    continue  # a duplicate
             index(s)
             if t > self.watermark:  # as in add: prune as the watermark moves, so histories match
                 self.watermark = t
