@@ -86,9 +86,10 @@ class AnprPipeline:
                               read.event_time, read.confidence)
                      for read, plate, position in zip(reads, known_plates, known_positions, strict=True)]
         out.usable, out.plates = list(reads), known_plates
-        findings = self.analytics.process(sightings, max(s.t for s in sightings))
-        if findings:  # rare: the reads by id only for the evidence of these
-            by_id = {read.read_id: read for read in out.usable}
+        findings = self.analytics.process(sightings)
+        if findings:  # a few a pass: the reads by id only for the evidence of these
+            wanted = {event_id for finding in findings for event_id in finding.evidence_ids}
+            by_id = {read.read_id: read for read in out.usable if read.read_id in wanted}
             out.candidates.extend(self._candidate(finding, by_id) for finding in findings)
         return out
 

@@ -103,19 +103,22 @@ class PlateAnalytics:
     def _is_listed(self, plate: str) -> bool:
         return self.watchlist.is_listed(plate, self._clock)
 
-    def process(self, sightings: Sequence[Sighting], now: float) -> list[Finding]:
+    def process(self, sightings: Sequence[Sighting], now: float | None = None) -> list[Finding]:
         """Run every rule on a batch of sightings; return the findings in input order.
+
+        ``now`` (event time) is how far retention may prune afterwards; by default the batch's newest read.
 
         A redelivered read (same read id still held) yields its watchlist hit again, the same finding,
         and nothing from the rules; a read too late for the rules is still matched against the watchlist.
         """
         findings: list[Finding] = []
         matches: dict[int, Match] = {}
+        times = [s.t for s in sightings]
         if self.match_watchlist:
             # A redelivered read still gets matched: if its first hit was never sent, this is the
             # only chance; a repeat is absorbed downstream.
             matches = self.watchlist.match_many([s.plate for s in sightings], [s.confidence for s in sightings],
-                                                [s.t for s in sightings])
+                                                times)
         cloned, circling, convoy = self.cloned, self.circling, self.convoy
         hits = sorted(matches)
         next_hit = 0
@@ -137,7 +140,8 @@ class PlateAnalytics:
                 self._clock = s.t  # for is_listed, asked only when a convoy is found
                 findings.extend(convoy.evaluate(s, history))
         findings.extend(self._hit(sightings[i], matches[i]) for i in hits[next_hit:])
-        self.reads.prune(now)
+        if now is not None or times:
+            self.reads.prune(max(times) if now is None else now)
         c = self.counters
         c.reads += len(sightings)
         for f in findings:

@@ -4,40 +4,57 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from detectors.plates.recent import RecentReads
 from detectors.plates.sighting import Sighting
 
 
-def _reads(seed: int, n: int = 3000) -> list[Sighting]:
+def _reads(seed: int, late_by: float, n: int = 3000) -> list[Sighting]:
     """Few plates (so histories grow), cameras, times mostly rising with late reads and redeliveries."""
     rng = random.Random(seed)
     out: list[Sighting] = []
     t = 1_700_000_000.0
     for i in range(n):
         if out and rng.random() < 0.05:
-            out.append(rng.choice(out))  # redelivered
+            out.append(rng.choice(out[-20:]))  # redelivered soon after
             continue
         t += rng.expovariate(1 / 2.0)
         late = rng.random() < 0.1
         out.append(Sighting(f"r{i}", f"P{rng.randrange(400)}", f"c{rng.randrange(5)}", "s", 51.5, -0.1,
-                            t - (rng.uniform(0, 900) if late else 0.0), 0.9))
+                            t - (rng.uniform(0, late_by) if late else 0.0), 0.9))
     return out
 
 
-def test_add_each_yields_what_add_returns_for_every_read_with_history() -> None:
-    for seed in range(5):
-        reads = _reads(seed)
-        one_by_one, batched = RecentReads(600.0, camera_horizon_s=30.0), RecentReads(600.0, camera_horizon_s=30.0)
-        expected = []
-        for i, s in enumerate(reads):
-            history = one_by_one.add(s)
-            if history is not None and len(history) > 1:
-                expected.append((i, [x.read_id for x in history]))
-        got = [(i, [x.read_id for x in history]) for i, history in batched.add_each(reads)]
-        assert got == expected
-        assert (batched.duplicates, batched.dropped_late) == (one_by_one.duplicates, one_by_one.dropped_late) != (0, 0)
-        one_by_one.prune(batched.watermark)
-        assert len(batched) == len(one_by_one) and batched.plates == one_by_one.plates
-        for camera in ("c0", "c3"):
-            now = batched.watermark
-            assert batched.plates_at(camera, now, 30.0)[1:] == one_by_one.plates_at(camera, now, 30.0)[1:]
+def _at(store: RecentReads, camera: str, t: float) -> list[str]:
+    _, plates, lo, hi = store.plates_at(camera, t, 30.0)
+    return plates[lo:hi]
+
+
+@pytest.mark.parametrize("late_by", [900.0, 300.0])  # beyond the 600 s horizon: some dropped; within: none
+@pytest.mark.parametrize("seed", range(4))
+def test_add_each_sees_what_add_sees_for_every_read_with_history(seed: int, late_by: float) -> None:
+    """In passes of any size, with late and redelivered reads: the same histories, camera index and counts."""
+    reads = _reads(seed, late_by)
+    one_by_one, batched = RecentReads(600.0, camera_horizon_s=330.0), RecentReads(600.0, camera_horizon_s=330.0)
+    expected = []
+    for i, s in enumerate(reads):
+        history = one_by_one.add(s)
+        if history is not None and len(history) > 1:
+            expected.append((i, [x.read_id for x in history], _at(one_by_one, s.camera_id, s.t)))
+    got = []
+    rng, start = random.Random(seed), 0
+    while start < len(reads):
+        batch = reads[start:start + rng.choice([1, 7, 50, 400])]
+        got += [(start + i, [x.read_id for x in history], _at(batched, batch[i].camera_id, batch[i].t))
+                for i, history in batched.add_each(batch)]
+        start += len(batch)
+    assert got == expected and len(got) > 1000
+    assert (batched.duplicates, batched.dropped_late) == (one_by_one.duplicates, one_by_one.dropped_late)
+    assert batched.duplicates > 0 and (batched.dropped_late > 0) == (late_by > 600)
+    one_by_one.prune(batched.watermark)
+    batched.prune(batched.watermark)
+    assert len(batched) == len(one_by_one) and batched.plates == one_by_one.plates
+    at_the_end = [_at(batched, f"c{k}", batched.watermark - 20) for k in range(5)]
+    assert at_the_end == [_at(one_by_one, f"c{k}", batched.watermark - 20) for k in range(5)]
+    assert any(at_the_end)
