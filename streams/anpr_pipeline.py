@@ -67,7 +67,7 @@ class AnprPipeline:
         elif stage == "journeys":
             plates = plates.model_copy(update={"convoy": plates.convoy.model_copy(update=off)})
         self.analytics = PlateAnalytics(plates, index, match_watchlist=stage != "journeys")
-        self.cameras = {c.id: CameraPosition(c.site, c.lat, c.lon) for c in config.cameras}
+        self.cameras = {c.id: CameraPosition(c.id, c.site, c.lat, c.lon) for c in config.cameras}
         self._hash_key = config.privacy.plate_hash_key()
 
     def process(self, reads: Sequence[PlateReadRecord]) -> AnprOutput:
@@ -82,7 +82,7 @@ class AnprPipeline:
             if not reads:
                 return out
         known_plates, known_positions = cast("list[str]", plates), cast("list[CameraPosition]", positions)
-        sightings = [Sighting(read.read_id, plate, read.camera_id, position[0], position[1], position[2],
+        sightings = [Sighting(read.read_id, plate, position[0], position[1], position[2], position[3],
                               read.event_time, read.confidence)
                      for read, plate, position in zip(reads, known_plates, known_positions, strict=True)]
         out.usable, out.plates = list(reads), known_plates

@@ -31,6 +31,8 @@ PRIORITY_SEVERITY: dict[int, Severity] = {1: "critical", 2: "high", 3: "high", 4
 class CameraPosition(NamedTuple):
     """Where an ANPR camera is (from the configuration)."""
 
+    camera_id: str
+    """The configured id: held reads share this one string instead of each keeping its own copy."""
     site_id: str
     lat: float
     lon: float
