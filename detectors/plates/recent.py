@@ -43,8 +43,8 @@ class _CameraRecent:
 class RecentReads:
     """Recent sightings by plate (sorted by event time) and, optionally, by camera.
 
-    ``camera_horizon_s`` (None = not kept) is how much history the per-camera index keeps; the
-    convoy rule needs ``max_gap_s`` plus lateness.
+    ``camera_horizon_s`` (None = not kept) is how much history the per-camera index keeps behind
+    each camera's newest read; the convoy rule needs ``max_gap_s`` plus lateness.
     """
 
     def __init__(self, horizon_s: float, camera_horizon_s: float | None = None) -> None:
@@ -213,13 +213,16 @@ class RecentReads:
             return
         # Camera lists only need cam_horizon of history: trimmed in a sweep once per that much
         # event time, so the per-read cost stays flat (bisect does not mind the extra entries).
+        # Behind each camera's own newest read, not the watermark: a partition drained behind the
+        # others (catching up) brings its cameras' reads minutes behind the watermark, in order.
         self._last_sweep = self.watermark
-        cam_cutoff = self.watermark - cam_horizon
+        cutoff = self.watermark - self.horizon_s
         for cam_id in list(self._cameras):
             cam = self._cameras[cam_id]
-            k = bisect_left(cam.times, cam_cutoff)
-            if k == len(cam.times):
+            if cam.times[-1] < cutoff:  # nothing from this camera the rules still hold
                 del self._cameras[cam_id]
-            elif k:
+                continue
+            k = bisect_left(cam.times, cam.times[-1] - cam_horizon)
+            if k:
                 del cam.times[:k]
                 del cam.plates[:k]

@@ -203,6 +203,21 @@ def test_convoy_any_arrival_order_gives_the_same_finding() -> None:
         assert ids(run(ConvoyRule(CONVOY), order)) == [("convoy", "AAA111+BBB222", "b2")]
 
 
+def test_convoy_is_found_in_a_partition_drained_behind_the_others() -> None:
+    """Catching up, a partition's reads arrive minutes behind the newest event time seen, beyond
+    ``max_lateness_s``, in fetches interleaved with the partitions ahead of it."""
+    behind = convoy_reads()
+    ahead = [sight(f"far{i}", f"FAR{i}", "man-1", T0 + 400 + 320 * i) for i in range(len(behind))]
+    interleaved = [read for pair in zip(ahead, behind, strict=True) for read in pair]
+    rule = ConvoyRule(CONVOY)
+    found = []
+    for read in interleaved:  # each read its own fetch: the worker prunes after every pass
+        found += rule.observe(read)
+        rule.prune(read.t)
+    assert ids(found) == [("convoy", "AAA111+BBB222", "b2")]
+    assert rule.dropped_late == 0
+
+
 def test_convoy_ignores_unrelated_traffic_and_prunes() -> None:
     rule = ConvoyRule(CONVOY, RetentionConfig(max_lateness_s=60))
     noise = [sight(f"n{i}", f"N{i}", f"ring-{1 + i % 4}", T0 + i * 3) for i in range(300)]
