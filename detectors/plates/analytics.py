@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -142,8 +143,7 @@ class PlateAnalytics:
                 self._clock = s.t  # for is_listed, asked only when a convoy is found
                 findings.extend(convoy.evaluate(s, history))
         findings.extend(self._hit(sightings[i], matches[i]) for i in hits[next_hit:])
-        if now is not None or times:
-            self.reads.prune(max(times) if now is None else now)
+        self.reads.prune(max(times, default=-math.inf) if now is None else now)
         c = self.counters
         c.reads += len(sightings)
         for f in findings:
