@@ -349,7 +349,11 @@ class WatchlistIndex:
         True
         """
         key = plate.encode().translate(self._canon)
-        ref = self._by_key.get(key)
+        return self._match_key(plate, key, self._by_key.get(key), confidence, now)
+
+    def _match_key(self, plate: str, key: bytes, ref: int | list[int] | None, confidence: float, now: float
+                   ) -> Match | None:
+        """``match`` once the read's canonical key is known and looked up (``ref``)."""
         if ref is not None:
             found = self._best_aligned(plate, ref, confidence, now, self._max_subs, -1, "")
             if found is not None:
@@ -374,12 +378,7 @@ class WatchlistIndex:
             candidates = sorted({*candidates, *(i for i, c in enumerate(confidences) if c < fuzzy_below)})
         out: dict[int, Match] = {}
         for i in candidates:
-            ref = refs[i]
-            found = None
-            if ref is not None:
-                found = self._best_aligned(plates[i], ref, confidences[i], times[i], self._max_subs, -1, "")
-            if found is None and fuzzy_below is not None and confidences[i] < fuzzy_below:
-                found = self._match_fuzzy(plates[i], keys[i], confidences[i], times[i])
+            found = self._match_key(plates[i], keys[i], refs[i], confidences[i], times[i])
             if found is not None:
                 out[i] = found
         return out
