@@ -8,6 +8,8 @@ state covers the partitions it owns.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import zlib
@@ -15,10 +17,12 @@ from collections.abc import Awaitable, Iterator, Sequence
 from typing import Any
 
 import msgspec
+from aiokafka import TopicPartition
 
 from schemas.anpr import MAX_BATCH_READS, PlateReadRecord
 from streams import metrics
 from streams.anpr_pipeline import AnprOutput, AnprPipeline
+from streams.clients import recent_records
 from streams.codecs import Rejected, decode_plate_reads, encode
 from streams.group_consumer import GroupConsumer, Record
 from streams.runtime import Runtime
@@ -28,6 +32,8 @@ log = logging.getLogger(__name__)
 
 #: Reads per pipeline pass (whole messages, so a pass may hold a little more).
 PASS_READS = 2000
+#: How often a long state rebuild logs its progress.
+REBUILD_REPORT_EVERY_S = 5.0
 
 
 class AnprReadsConsumer(GroupConsumer):
@@ -50,6 +56,53 @@ class AnprReadsConsumer(GroupConsumer):
 
     async def ready_to_consume(self) -> None:
         await self.runtime.watchlist.ready.wait()  # never match against a half-loaded list
+
+    async def rebuild_state(self, partitions: set[TopicPartition]) -> None:
+        """Replay the rule horizon behind the committed offset of partitions new to this worker.
+
+        Without it the cloned, circling and convoy windows would start empty after every restart
+        or rebalance: a clone read either side of a deploy would be missed. Reads are replayed
+        from the last owner's commit back (by record time) over the rules' horizon, or from where
+        this worker's own state of the partition ends, whichever is later.
+        """
+        if not self.config.kafka.rebuild_anpr_state or self.pipeline.horizon_s <= 0:
+            return
+        ends = {}
+        for tp in partitions:
+            committed = await self.committed(tp)
+            if committed is not None and committed > self.handled.get(tp, 0):
+                ends[tp] = committed
+        for topic in {tp.topic for tp in ends}:
+            await self._rebuild_from(topic, {tp.partition: end for tp, end in ends.items() if tp.topic == topic})
+        self.handled.update(ends)
+
+    async def _rebuild_from(self, topic: str, ends: dict[int, int]) -> None:
+        max_bytes = self.config.kafka.max_message_bytes
+        floors = {tp.partition: offset for tp, offset in self.handled.items() if tp.topic == topic}
+        started = time.monotonic()
+        next_report = started + REBUILD_REPORT_EVERY_S
+        count = 0
+        log.info("rebuilding ANPR rule state from %s partitions %s (up to %.0f s of reads before the last commit)",
+                 topic, sorted(ends), self.pipeline.horizon_s)
+        async for records in recent_records(self.config, topic, ends, self.pipeline.horizon_s, floors):
+            reads: list[PlateReadRecord] = []
+            for record in records:
+                with contextlib.suppress(Rejected):  # dead-lettered when it was first handled
+                    reads.extend(decode_plate_reads(record.value, max_bytes)[0])
+                if len(reads) >= PASS_READS:
+                    self.pipeline.rebuild(reads)
+                    count, reads = count + len(reads), []
+            self.pipeline.rebuild(reads)
+            count += len(reads)
+            if time.monotonic() >= next_report:
+                next_report += REBUILD_REPORT_EVERY_S
+                log.info("rebuilding ANPR rule state from %s: %d reads so far", topic, count)
+            await asyncio.sleep(0)  # let heartbeats and the other consumers through between fetches
+        seconds = time.monotonic() - started
+        metrics.STATE_REBUILD_READS.labels(self.events_kind).inc(count)
+        metrics.STATE_REBUILD_SECONDS.labels(self.events_kind).inc(seconds)
+        log.info("ANPR rule state of %s partitions %s rebuilt from %d reads in %.1fs", topic, sorted(ends), count,
+                 seconds)
 
     async def handle(self, records: Sequence[Record]) -> list[Awaitable[Any]]:
         """One fetch, decoded and run through the pipeline in passes; returns the sends to await before the commit.

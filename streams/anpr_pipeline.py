@@ -70,28 +70,47 @@ class AnprPipeline:
         self.cameras = {c.id: CameraPosition(c.id, c.site, c.lat, c.lon) for c in config.cameras}
         self._hash_key = config.privacy.plate_hash_key()
 
+    @property
+    def horizon_s(self) -> float:
+        """How far back in event time the rules look (what a rebuild of their state must replay)."""
+        return self.analytics.reads.horizon_s
+
     def process(self, reads: Sequence[PlateReadRecord]) -> AnprOutput:
         out = AnprOutput()
-        if not reads:
+        sightings = self._sightings(reads, out)
+        if not sightings:
             return out
-        # Column by column: each step is one C-level pass over the batch (see normalise_plates).
-        plates = normalise_plates([read.plate for read in reads])
-        positions = [self.cameras.get(read.camera_id) for read in reads]
-        if None in plates or None in positions:
-            reads, plates, positions = self._set_aside_unusable(reads, plates, positions, out)
-            if not reads:
-                return out
-        known_plates, known_positions = cast("list[str]", plates), cast("list[CameraPosition]", positions)
-        sightings = [Sighting(read.read_id, plate, position[0], position[1], position[2], position[3],
-                              read.event_time, read.confidence)
-                     for read, plate, position in zip(reads, known_plates, known_positions, strict=True)]
-        out.usable, out.plates = list(reads), known_plates
         findings = self.analytics.process(sightings)
         if findings:  # a few a pass: the reads by id only for the evidence of these
             wanted = {event_id for finding in findings for event_id in finding.evidence_ids}
             by_id = {read.read_id: read for read in out.usable if read.read_id in wanted}
             out.candidates.extend(self._candidate(finding, by_id) for finding in findings)
         return out
+
+    def rebuild(self, reads: Sequence[PlateReadRecord]) -> None:
+        """Replay reads handled before (by this worker or the partition's last owner) into the rules.
+
+        The rules' windows and episodes come back as they were; nothing is raised or matched again
+        (those alerts went out the first time).
+        """
+        sightings = self._sightings(reads, AnprOutput())
+        if sightings:
+            self.analytics.process(sightings, rebuilding=True)
+
+    def _sightings(self, reads: Sequence[PlateReadRecord], out: AnprOutput) -> list[Sighting]:
+        """The usable reads as sightings; ``out`` gets them (``usable``, ``plates``) and the unusable ones."""
+        if not reads:
+            return []
+        # Column by column: each step is one C-level pass over the batch (see normalise_plates).
+        plates = normalise_plates([read.plate for read in reads])
+        positions = [self.cameras.get(read.camera_id) for read in reads]
+        if None in plates or None in positions:
+            reads, plates, positions = self._set_aside_unusable(reads, plates, positions, out)
+        known_plates, known_positions = cast("list[str]", plates), cast("list[CameraPosition]", positions)
+        out.usable, out.plates = list(reads), known_plates
+        return [Sighting(read.read_id, plate, position[0], position[1], position[2], position[3],
+                         read.event_time, read.confidence)
+                for read, plate, position in zip(reads, known_plates, known_positions, strict=True)]
 
     @staticmethod
     def _set_aside_unusable(reads: Sequence[PlateReadRecord], plates: list[str | None],

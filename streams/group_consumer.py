@@ -53,11 +53,15 @@ class GroupConsumer:
     def __init__(self, config: WatchfloorConfig) -> None:
         self.config = config
         self.joined = asyncio.Event()
-        """Set once the group gave this member its (possibly empty) share of partitions."""
+        """Set once the group gave this member its (possibly empty) share of partitions and its state is rebuilt."""
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._settling: asyncio.Future[None] | None = None
         self._settle_failed: BaseException | None = None  # seen in a rebalance callback; restarts us
+        self.handled: dict[TopicPartition, int] = {}
+        """Per partition, the offset after the last record whose effects are in this member's state
+        (handled or rebuilt). Kept across rebalances, as the state is."""
+        self._to_rebuild: set[TopicPartition] = set()  # assigned, state not yet rebuilt
 
     async def handle(self, records: Sequence[Record]) -> list[Awaitable[Any]]:
         raise NotImplementedError
@@ -71,6 +75,13 @@ class GroupConsumer:
     async def on_revoked(self, partitions: set[TopicPartition]) -> None:
         """Called when partitions are taken away (their state may be dropped)."""
 
+    async def rebuild_state(self, partitions: set[TopicPartition]) -> None:
+        """Called from the fetch loop before handling the first fetch after an assignment.
+
+        For state that takes long to rebuild: unlike :meth:`on_assigned` (inside the rebalance,
+        where the member sends no heartbeats), the group keeps this member while it runs.
+        """
+
     async def ready_to_consume(self) -> None:
         """Awaited once before joining the group (e.g. until the watchlist is loaded)."""
 
@@ -83,6 +94,12 @@ class GroupConsumer:
         """Send ``record``'s bytes and the reason to ``deadletter`` (counted and logged)."""
         key, value = dead_letter_record(rejected, record, part=part)
         return await self.send(DEADLETTER, key, value)
+
+    async def committed(self, tp: TopicPartition) -> int | None:
+        """The group's committed offset of ``tp`` (None if it never committed one)."""
+        assert self._consumer is not None, "committed() outside a running consumer"
+        offset: int | None = await self._consumer.committed(tp)
+        return offset
 
     async def partitions_of(self, topic: str) -> int:
         """How many partitions ``topic`` has (from the producer's metadata)."""
@@ -159,6 +176,9 @@ class GroupConsumer:
                     fetched = await consumer.getmany(timeout_ms=500, max_records=self.max_records)
                     if self._settle_failed is not None:  # outputs lost in a rebalance: start over from the commit
                         raise self._settle_failed
+                    if self._to_rebuild:
+                        partitions, self._to_rebuild = self._to_rebuild, set()
+                        await self.rebuild_state(partitions)
                     self.joined.set()
                     if not fetched:
                         await self._settled()
@@ -168,6 +188,7 @@ class GroupConsumer:
                     # trips overlap the work. One fetch in flight at most, so commits stay in order.
                     await self._settled()
                     offsets = {tp: records[-1].offset + 1 for tp, records in fetched.items()}
+                    self.handled.update(offsets)
                     self._settling = asyncio.ensure_future(self._settle(consumer, pending, offsets))
             finally:
                 self._consumer = None
@@ -194,4 +215,5 @@ class _Listener(ConsumerRebalanceListener):
         await self.owner.on_revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.owner._to_rebuild = set(assigned)
         await self.owner.on_assigned(set(assigned))

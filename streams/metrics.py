@@ -35,6 +35,10 @@ DETECTOR_SECONDS = Histogram(
     "watchfloor_detector_seconds", "Time spent in detectors per message, by detector.", ["detector"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
 )
+STATE_REBUILD_READS = Counter(
+    "watchfloor_state_rebuild_reads_total", "Reads replayed into rule state on taking over partitions.", ["kind"])
+STATE_REBUILD_SECONDS = Counter(
+    "watchfloor_state_rebuild_seconds_total", "Time spent replaying reads into rule state.", ["kind"])
 CAMERA_FRAMES = Counter("watchfloor_camera_frames_total", "Frames analysed, by camera.", ["camera"])
 CAMERA_LAST_FRAME = Gauge("watchfloor_camera_last_frame_timestamp_seconds",
                           "Event time of the latest frame analysed, by camera (feed age = now - this).", ["camera"])

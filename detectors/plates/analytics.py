@@ -106,10 +106,14 @@ class PlateAnalytics:
     def _is_listed(self, plate: str) -> bool:
         return self.watchlist.is_listed(plate, self._clock)
 
-    def process(self, sightings: Sequence[Sighting], now: float | None = None) -> list[Finding]:
+    def process(self, sightings: Sequence[Sighting], now: float | None = None, rebuilding: bool = False
+                ) -> list[Finding]:
         """Run every rule on a batch of sightings; return the findings in input order.
 
         ``now`` (event time) is how far retention may prune afterwards; by default the batch's newest read.
+        ``rebuilding``: the reads were handled before (state is being rebuilt after a restart or a
+        rebalance): the rules run, so their windows and episodes come back, but the watchlist is not
+        matched and nothing is counted.
 
         A redelivered read (same read id still held) yields its watchlist hit again, the same finding,
         and nothing from the rules; a read too late for the rules is still matched against the watchlist.
@@ -117,7 +121,7 @@ class PlateAnalytics:
         findings: list[Finding] = []
         matches: dict[int, Match] = {}
         times = [s.t for s in sightings]
-        if self.match_watchlist:
+        if self.match_watchlist and not rebuilding:
             # A redelivered read still gets matched: if its first hit was never sent, this is the
             # only chance; a repeat is absorbed downstream.
             matches = self.watchlist.match_many([s.plate for s in sightings], [s.confidence for s in sightings],
@@ -144,6 +148,8 @@ class PlateAnalytics:
                 findings.extend(convoy.evaluate(s, history))
         findings.extend(self._hit(sightings[i], matches[i]) for i in hits[next_hit:])
         self.reads.prune(max(times, default=-math.inf) if now is None else now)
+        if rebuilding:
+            return findings
         c = self.counters
         c.reads += len(sightings)
         for f in findings:

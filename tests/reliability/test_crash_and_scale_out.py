@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams.broker import EmbeddedBroker
+from streams.topics import APP_ID
 from tests.conftest import TEST_CONFIG, WorkerProcess
 from tests.integration.kafka_helpers import alerts_for, produce, produce_json, read
 from tests.integration.test_alert_lifecycle import send_action
@@ -123,6 +124,47 @@ def test_alert_state_survives_a_crash_so_a_repeat_updates_the_acknowledged_alert
         assert (latest.alert_id, latest.status, latest.count) == (alert.alert_id, "acknowledged", 2)
     finally:
         restarted.stop()
+
+
+def test_a_clone_read_either_side_of_a_restart_is_caught(private_broker: EmbeddedBroker, tmp_path: Path) -> None:
+    bootstrap = private_broker.bootstrap
+    plate = listed_plates(1)[0].replace("R", "C")  # not on any watchlist: only the journey rule can see it
+    now = time.time()
+    before = WorkerProcess(bootstrap, tmp_path / "before.log").start()
+    try:
+        before.wait_ready()
+        produce_json(bootstrap, "anpr.reads", [read(plate, camera="cam-a", event_time=now)])
+        # Committed, so the next worker does not get it again: only a rebuild can show it the read.
+        wait_for(lambda: committed_messages(bootstrap, "anpr.reads") >= 1, 60, "the first read was never committed")
+    finally:
+        before.stop()  # a deploy
+
+    after = WorkerProcess(bootstrap, tmp_path / "after.log").start()
+    try:
+        after.wait_ready()
+        # Market then station (~2.5 km) 20 s later: ~450 km/h. The first read is behind the commit.
+        produce_json(bootstrap, "anpr.reads", [read(plate, camera="cam-c", event_time=now + 20)])
+        alerts = alerts_for(bootstrap, plate, timeout=60)
+        assert alerts, f"no alert: the new worker did not have the read from before the restart\n{after.log_tail()}"
+        assert alerts[-1].rule == "cloned_plate"
+        assert {e.camera_id for e in alerts[-1].evidence} == {"cam-a", "cam-c"}
+        assert "rebuilt from 1 reads" in after.log_path.read_text()
+    finally:
+        after.stop()
+
+
+def committed_messages(bootstrap: str, topic: str, group: str = f"{APP_ID}-anpr") -> int:
+    """The sum of ``group``'s committed offsets on ``topic`` (messages it is done with)."""
+    async def run() -> int:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            return sum([await consumer.committed(tp) or 0 for tp in partitions])
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
 
 
 def anpr_partitions(worker: WorkerProcess) -> set[int]:

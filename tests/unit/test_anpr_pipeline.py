@@ -103,3 +103,26 @@ def test_forwarded_batches_keep_every_read_within_the_message_size_limit() -> No
     messages = list(_batches(reads, limit=4096))
     assert len(messages) > 1 and all(len(m) <= 4096 for m in messages)
     assert [r for m in messages for r in decode_plate_reads(m, 4096)[0]] == reads  # all of them, in order
+
+
+def test_rebuilt_state_spans_a_restart_and_raises_nothing_twice() -> None:
+    """What a worker taking over a partition gets from replaying it (``AnprPipeline.rebuild``)."""
+    listed = WatchlistEntry(plate="AB12CDE", reason="stolen")
+    t0 = 1.7e9
+    passes = CONFIG.anpr.circling.passes
+    # Before the restart: a listed plate at c0, and another car passing the site often enough to circle.
+    handled = [read("hit-1", "AB12CDE", "c0", t0)] + [
+        read(f"pass-{i}", "CI12RCL", ("c0", "c1")[i % 2], t0 + 120 * i) for i in range(passes)]
+    first_owner = pipeline(listed)
+    assert {c.rule for c in first_owner.process(handled).candidates} == {"watchlist_hit", "circling"}
+
+    next_owner = pipeline(listed)
+    next_owner.rebuild(handled)
+    assert next_owner.analytics.counters.reads == 0  # replayed reads are not counted again
+    # After the restart: the listed plate 2.2 km away 10 s later, and one more pass of the circling car.
+    out = next_owner.process([read("hit-2", "AB12CDE", "c2", t0 + 10),
+                              read(f"pass-{passes}", "CI12RCL", "c1", t0 + 120 * passes)])
+    by_rule = {c.rule: c for c in out.candidates}
+    assert set(by_rule) == {"watchlist_hit", "cloned_plate"}  # the circling episode was already raised
+    assert [e.event_id for e in by_rule["watchlist_hit"].evidence] == ["hit-2"]  # hit-1 is not raised again
+    assert {e.event_id for e in by_rule["cloned_plate"].evidence} == {"hit-1", "hit-2"}
