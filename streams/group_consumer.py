@@ -69,17 +69,14 @@ class GroupConsumer:
     def reset(self) -> None:
         """Called before (re)joining the group: drop state that outran the last commit."""
 
-    async def on_assigned(self, partitions: set[TopicPartition]) -> None:
-        """Called before the first fetch from newly assigned partitions (e.g. to load state)."""
-
     async def on_revoked(self, partitions: set[TopicPartition]) -> None:
         """Called when partitions are taken away (their state may be dropped)."""
 
     async def rebuild_state(self, partitions: set[TopicPartition]) -> None:
-        """Called from the fetch loop before handling the first fetch after an assignment.
+        """Load or rebuild the state of newly assigned partitions, before their first fetch is handled.
 
-        For state that takes long to rebuild: unlike :meth:`on_assigned` (inside the rebalance,
-        where the member sends no heartbeats), the group keeps this member while it runs.
+        Called from the fetch loop, not from the rebalance callback: aiokafka sends no heartbeats
+        during the callback, so a long load there would cost the member its place in the group.
         """
 
     async def ready_to_consume(self) -> None:
@@ -215,5 +212,4 @@ class _Listener(ConsumerRebalanceListener):
         await self.owner.on_revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        self.owner._to_rebuild = set(assigned)
-        await self.owner.on_assigned(set(assigned))
+        self.owner._to_rebuild = set(assigned)  # rebuilt in the fetch loop (see rebuild_state)

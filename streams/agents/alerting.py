@@ -83,7 +83,7 @@ class AlertingConsumer(GroupConsumer):
         # After a failure, state may hold outcomes whose sends never landed: reload it from the topic.
         self.states.clear()
 
-    async def on_assigned(self, partitions: set[TopicPartition]) -> None:
+    async def rebuild_state(self, partitions: set[TopicPartition]) -> None:
         wanted = sorted({tp.partition for tp in partitions} - set(self.states))
         if wanted:
             started = time.monotonic()
