@@ -107,7 +107,8 @@ async def recent_records(config: WatchfloorConfig, topic: str, ends: dict[int, i
     if not starts:
         return
     consumer, partitions = await _assigned_consumer(config, topic, [tp.partition for tp in starts],
-                                                    max_partition_fetch_bytes=4 * config.kafka.max_message_bytes)
+                                                    max_partition_fetch_bytes=4 * config.kafka.max_message_bytes,
+                                                    fetch_max_wait_ms=config.kafka.fetch_max_wait_ms)
     try:
         for tp in partitions:
             consumer.seek(tp, starts[tp])
@@ -138,7 +139,9 @@ async def _start_offsets(config: WatchfloorConfig, topic: str, ends: dict[int, i
                          floors: dict[int, int]) -> dict[TopicPartition, int]:
     """Per partition with records before its end, the first offset within ``span_s`` of the last one."""
     # Fetches of one partition at a time, one record batch each: each probe reads one record.
-    consumer, partitions = await _assigned_consumer(config, topic, list(ends), max_partition_fetch_bytes=1)
+    # The embedded broker holds a fetch for much of its wait even with data waiting: the short wait.
+    consumer, partitions = await _assigned_consumer(config, topic, list(ends), max_partition_fetch_bytes=1,
+                                                    fetch_max_wait_ms=config.kafka.fetch_max_wait_ms)
     try:
         beginnings = await consumer.beginning_offsets(partitions)
         starts = {}
