@@ -385,6 +385,11 @@ def main(argv: list[str] | None = None) -> int:
         with running_worker(env, Path(tmp) / "worker-singles.log") as (port, worker, _):
             single_rate, single_cpu_rate, single_candidates, single_alert_lag = drain(
                 port, worker.pid, args.singles, kind, raw_single, "single reads")
+            # This second worker took over partitions the first one committed: it replayed them first.
+            rebuilt = metric(port, "watchfloor_state_rebuild_reads_total", kind=kind)
+            rebuild_s = metric(port, "watchfloor_state_rebuild_seconds_total", kind=kind)
+            print(f"state rebuild on takeover: {rebuilt:,.0f} reads in {rebuild_s:.1f}s "
+                  f"({rebuilt / max(rebuild_s, 1e-9):,.0f} reads/s)", flush=True)
 
             # Fresh vehicles of interest: a repeat of an open alert updates it instead of raising one.
             live_traffic = Traffic(cameras, listed[1:: max(1, len(listed) // 2000)], seed=12)
@@ -415,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
                     "alerts": len(latencies), "p50_ms": round(p50 * 1000, 1), "p99_ms": round(p99 * 1000, 1),
                     "mean_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else None,
                     "target": "p99 <= 100 ms"},
+        "state_rebuild": {"reads": round(rebuilt), "seconds": round(rebuild_s, 1),
+                          "reads_per_s": round(rebuilt / max(rebuild_s, 1e-9))},
         "worker_peak_rss_mb": round(rss), "rss_target": "<= 1024 MB",
     }
     out = ROOT / "bench" / "results" / ("anpr-routed.json" if args.route_by_plate else "anpr.json")
