@@ -126,20 +126,28 @@ def test_alert_state_survives_a_crash_so_a_repeat_updates_the_acknowledged_alert
         restarted.stop()
 
 
-def test_a_clone_read_either_side_of_a_restart_is_caught(private_broker: EmbeddedBroker, tmp_path: Path) -> None:
+@pytest.mark.parametrize("routed", [False, True], ids=["one-stage", "routed-by-plate"])
+def test_a_clone_read_either_side_of_a_restart_is_caught(private_broker: EmbeddedBroker, tmp_path: Path,
+                                                         routed: bool) -> None:
     bootstrap = private_broker.bootstrap
     plate = listed_plates(1)[0].replace("R", "C")  # not on any watchlist: only the journey rule can see it
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["kafka"]["route_journeys_by_plate"] = routed
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    # Routed, the cloned-plate rule runs on the plate-keyed stage: that is the state to rebuild.
+    topic, group = ("anpr.sightings", f"{APP_ID}-anpr-journeys") if routed else ("anpr.reads", f"{APP_ID}-anpr")
     now = time.time()
-    before = WorkerProcess(bootstrap, tmp_path / "before.log").start()
+    before = WorkerProcess(bootstrap, tmp_path / "before.log", config=config_path).start()
     try:
         before.wait_ready()
         produce_json(bootstrap, "anpr.reads", [read(plate, camera="cam-a", event_time=now)])
         # Committed, so the next worker does not get it again: only a rebuild can show it the read.
-        wait_for(lambda: committed_messages(bootstrap, "anpr.reads") >= 1, 60, "the first read was never committed")
+        wait_for(lambda: committed_messages(bootstrap, topic, group) >= 1, 60, "the first read was never committed")
     finally:
         before.stop()  # a deploy
 
-    after = WorkerProcess(bootstrap, tmp_path / "after.log").start()
+    after = WorkerProcess(bootstrap, tmp_path / "after.log", config=config_path).start()
     try:
         after.wait_ready()
         # Market then station (~2.5 km) 20 s later: ~450 km/h. The first read is behind the commit.
@@ -148,7 +156,7 @@ def test_a_clone_read_either_side_of_a_restart_is_caught(private_broker: Embedde
         assert alerts, f"no alert: the new worker did not have the read from before the restart\n{after.log_tail()}"
         assert alerts[-1].rule == "cloned_plate"
         assert {e.camera_id for e in alerts[-1].evidence} == {"cam-a", "cam-c"}
-        assert "rebuilt from 1 reads" in after.log_path.read_text()
+        assert f"ANPR rule state of {topic} partitions" in after.log_path.read_text()
     finally:
         after.stop()
 
