@@ -90,10 +90,8 @@ class AnprReadsConsumer(GroupConsumer):
                 with contextlib.suppress(Rejected):  # dead-lettered when it was first handled
                     reads.extend(decode_plate_reads(record.value, max_bytes)[0])
                 if len(reads) >= PASS_READS:
-                    self.pipeline.rebuild(reads)
-                    count, reads = count + len(reads), []
-            self.pipeline.rebuild(reads)
-            count += len(reads)
+                    count, reads = count + self._rebuild_pass(reads), []
+            count += self._rebuild_pass(reads)
             if time.monotonic() >= next_report:
                 next_report += REBUILD_REPORT_EVERY_S
                 log.info("rebuilding ANPR rule state from %s: %d reads so far", topic, count)
@@ -103,6 +101,16 @@ class AnprReadsConsumer(GroupConsumer):
         metrics.STATE_REBUILD_SECONDS.labels(self.events_kind).inc(seconds)
         log.info("ANPR rule state of %s partitions %s rebuilt from %d reads in %.1fs", topic, sorted(ends), count,
                  seconds)
+
+    def _rebuild_pass(self, reads: list[PlateReadRecord]) -> int:
+        """Replay one pass of reads; returns how many went in (none if the pipeline failed on them)."""
+        try:
+            self.pipeline.rebuild(reads)
+        except Exception as error:  # a bug in us: a gap in the rebuilt state, not a worker stuck retrying
+            log.error("internal %s while rebuilding ANPR rule state; %d reads left out", type(error).__name__,
+                      len(reads))
+            return 0
+        return len(reads)
 
     async def handle(self, records: Sequence[Record]) -> list[Awaitable[Any]]:
         """One fetch, decoded and run through the pipeline in passes; returns the sends to await before the commit.

@@ -1,4 +1,4 @@
-"""Small aiokafka helpers for the CLI tools: produce, read a topic to its end, follow a topic."""
+"""Small aiokafka helpers: produce, read a topic to its end or the span before an offset, follow a topic."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""The ANPR pipeline between wire reads and alert candidates: covert hits, unusable reads."""
+"""The ANPR pipeline between wire reads and alert candidates: covert hits, unusable reads, state rebuilds."""
 
 from __future__ import annotations
+
+import pytest
 
 from detectors.plates.watchlist import WatchlistEntry, WatchlistIndex
 from schemas.anpr import PlateReadRecord
@@ -126,3 +128,22 @@ def test_rebuilt_state_spans_a_restart_and_raises_nothing_twice() -> None:
     assert set(by_rule) == {"watchlist_hit", "cloned_plate"}  # the circling episode was already raised
     assert [e.event_id for e in by_rule["watchlist_hit"].evidence] == ["hit-2"]  # hit-1 is not raised again
     assert {e.event_id for e in by_rule["cloned_plate"].evidence} == {"hit-1", "hit-2"}
+
+
+def test_a_rebuild_pass_that_fails_leaves_a_gap_instead_of_stopping_the_consumer(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from types import SimpleNamespace
+
+    from streams.anpr_consumer import AnprReadsConsumer
+
+    runner = pipeline()
+    consumer = AnprReadsConsumer(SimpleNamespace(config=CONFIG), runner)  # type: ignore[arg-type]
+    assert consumer._rebuild_pass([read("r1", "AB12CDE")]) == 1
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("AB12CDE")  # a bug whose message quotes a plate
+
+    monkeypatch.setattr(runner.analytics, "process", broken)
+    assert consumer._rebuild_pass([read("r2", "AB12CDE")]) == 0
+    assert "KeyError while rebuilding ANPR rule state; 1 reads left out" in caplog.text
+    assert "AB12CDE" not in caplog.text
