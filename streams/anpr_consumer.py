@@ -57,6 +57,17 @@ class AnprReadsConsumer(GroupConsumer):
     async def ready_to_consume(self) -> None:
         await self.runtime.watchlist.ready.wait()  # never match against a half-loaded list
 
+    def reset(self) -> None:
+        """Before a rejoin after a failure: forget rule state, to be rebuilt up to the commit.
+
+        Findings of reads handled but never committed (their sends failed, or the broker went)
+        would otherwise be lost: redelivered, those reads are duplicates to the rules, which stay
+        silent. Rebuilt up to the commit, the rules see them again and fire again.
+        """
+        if self.handled and self.config.kafka.rebuild_anpr_state:
+            self.pipeline.forget_state()
+            self.handled.clear()
+
     async def rebuild_state(self, partitions: set[TopicPartition]) -> None:
         """Replay the rule horizon behind the committed offset of partitions new to this worker.
 

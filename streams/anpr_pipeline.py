@@ -70,6 +70,11 @@ class AnprPipeline:
         self.cameras = {c.id: CameraPosition(c.id, c.site, c.lat, c.lon) for c in config.cameras}
         self._hash_key = config.privacy.plate_hash_key()
 
+    def forget_state(self) -> None:
+        """Drop all rule state (held reads, episodes), e.g. when it may hold reads never committed."""
+        old = self.analytics
+        self.analytics = PlateAnalytics(old.config, old.watchlist, match_watchlist=old.match_watchlist)
+
     @property
     def horizon_s(self) -> float:
         """How far back in event time the rules look (what a rebuild of their state must replay)."""

@@ -147,3 +147,25 @@ def test_a_rebuild_pass_that_fails_leaves_a_gap_instead_of_stopping_the_consumer
     assert consumer._rebuild_pass([read("r2", "AB12CDE")]) == 0
     assert "KeyError while rebuilding ANPR rule state; 1 reads left out" in caplog.text
     assert "AB12CDE" not in caplog.text
+
+
+def test_after_a_failure_the_consumer_rebuilds_so_uncommitted_findings_fire_again() -> None:
+    from types import SimpleNamespace
+
+    from aiokafka import TopicPartition
+
+    from streams.anpr_consumer import AnprReadsConsumer
+
+    runner = pipeline()
+    consumer = AnprReadsConsumer(SimpleNamespace(config=CONFIG), runner)  # type: ignore[arg-type]
+    committed = [read("clone-1", "CL11ONE", "c0", 1.7e9)]
+    uncommitted = [read("clone-2", "CL11ONE", "c2", 1.7e9 + 10)]  # 2.2 km in 10 s
+    runner.process(committed)
+    assert {c.rule for c in runner.process(uncommitted).candidates} == {"cloned_plate"}  # ...whose send failed
+    consumer.handled[TopicPartition("anpr.reads", 0)] = 2
+    assert runner.process(uncommitted).candidates == []  # redelivered as is: a duplicate, silent
+
+    consumer.reset()  # what the consumer does before it rejoins after the failure
+    assert consumer.handled == {} and len(runner.analytics.reads) == 0
+    runner.rebuild(committed)  # the rebuild replays up to the commit...
+    assert {c.rule for c in runner.process(uncommitted).candidates} == {"cloned_plate"}  # ...and it fires again
