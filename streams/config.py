@@ -148,6 +148,12 @@ class AlertingConfig(Strict):
     correlate_watchlist_with_unattended: bool = Field(
         default=True, description="A watchlisted vehicle at a site with an open unattended item escalates both."
     )
+    closed_alert_retention_s: float = Field(
+        default=90 * 86400.0, gt=0, le=3660 * 86400,
+        description="Resolved and dismissed alerts (and the state behind them) are deleted this long after "
+        "their last change: tombstones on alerts and alerts.state, so consoles drop them too. Alerts carry "
+        "plates and images of people; open alerts are never deleted.",
+    )
 
     def deployment_at(self, site_id: str | None, t: float,
                       extra: Iterable[Deployment] = ()) -> tuple[str, int] | None:

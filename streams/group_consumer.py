@@ -79,6 +79,11 @@ class GroupConsumer:
         during the callback, so a long load there would cost the member its place in the group.
         """
 
+    async def maintain(self) -> list[Awaitable[Any]]:
+        """Called on every pass of the fetch loop, busy or idle: periodic upkeep of this member's
+        state (e.g. expiry). Returns its sends, which settle with the fetch like the others."""
+        return []
+
     async def ready_to_consume(self) -> None:
         """Awaited once before joining the group (e.g. until the watchlist is loaded)."""
 
@@ -177,10 +182,13 @@ class GroupConsumer:
                         partitions, self._to_rebuild = self._to_rebuild, set()
                         await self.rebuild_state(partitions)
                     self.joined.set()
+                    pending = await self.maintain()
                     if not fetched:
                         await self._settled()
+                        if pending:  # nothing to commit: just see the upkeep's sends land
+                            await asyncio.gather(*pending)
                         continue
-                    pending = await self.handle([r for records in fetched.values() for r in records])
+                    pending += await self.handle([r for records in fetched.values() for r in records])
                     # Settle (acks, then commit) while the next fetch is handled: the broker round
                     # trips overlap the work. One fetch in flight at most, so commits stay in order.
                     await self._settled()

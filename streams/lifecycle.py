@@ -79,6 +79,19 @@ def _with_alert(state: dict[str, Any] | None, alert: Alert, evidence_ids: list[s
     return {"alerts": alerts, "current": current, "evidence_ids": remembered}
 
 
+def expired(state: dict[str, Any], now: float, retention_s: float) -> bool:
+    """True when every alert under a key is closed and none changed within ``retention_s`` of ``now``.
+
+    >>> closed = {"alerts": {"a1": {"status": "resolved", "updated_at": 100.0}}, "current": "a1"}
+    >>> expired(closed, 200.0, 50.0), expired(closed, 120.0, 50.0)
+    (True, False)
+    >>> expired({"alerts": {"a1": {"status": "acknowledged", "updated_at": 0.0}}, "current": "a1"}, 1e9, 1.0)
+    False
+    """
+    alerts = state["alerts"].values()
+    return all(a["status"] not in OPEN_STATUSES and now - a["updated_at"] > retention_s for a in alerts)
+
+
 def apply_candidate(state: dict[str, Any] | None, candidate: AlertCandidate, now: float, cooldown_s: float,
                     deployment: tuple[str, int] | None = None) -> Outcome:
     """Fold a candidate into the state for its dedupe key.

@@ -31,12 +31,14 @@ from streams.alert_view import OpenAlertsBySite
 from streams.clients import read_to_end
 from streams.codecs import Rejected, describe_validation_error, encode, load_json, validate
 from streams.group_consumer import GroupConsumer, Record
-from streams.lifecycle import Outcome, apply_action, apply_candidate
+from streams.lifecycle import Outcome, apply_action, apply_candidate, expired
 from streams.replica import CompactedTopicReplica
 from streams.runtime import Runtime
 from streams.topics import ALERT_ACTIONS, ALERT_CANDIDATES, ALERT_STATE, ALERTS, APP_ID, DEPLOYMENTS
 
 CORRELATED_RULE = "unattended_item"
+#: Longest time between two sweeps for closed alerts past their retention.
+EXPIRY_EVERY_S = 600.0
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ class AlertingConsumer(GroupConsumer):
         self.declared = declared
         self.states: dict[int, dict[str, State]] = {}
         """State per dedupe key, by partition (the partitions this worker owns)."""
+        self._next_expiry = 0.0  # monotonic time of the next sweep for closed alerts past retention
 
     async def ready_to_consume(self) -> None:
         # Severity and correlation depend on the declared deployments and the open alerts.
@@ -82,6 +85,30 @@ class AlertingConsumer(GroupConsumer):
     def reset(self) -> None:
         # After a failure, state may hold outcomes whose sends never landed: reload it from the topic.
         self.states.clear()
+
+    async def maintain(self) -> list[Awaitable[Any]]:
+        """Delete closed alerts past ``alerting.closed_alert_retention_s``: tombstones for each alert
+        and for its key's state, so consoles and a restarted worker forget them too."""
+        now = time.monotonic()
+        if now < self._next_expiry:
+            return []
+        retention = self.settings.closed_alert_retention_s
+        self._next_expiry = now + min(EXPIRY_EVERY_S, retention / 10)
+        wall = time.time()
+        pending: list[Awaitable[Any]] = []
+        alerts = 0
+        # A copy: a rebalance (at any await below) may take partitions away.
+        for partition, states in list(self.states.items()):
+            for key in [key for key, state in states.items() if expired(state, wall, retention)]:
+                for alert_id in states.pop(key)["alerts"]:
+                    pending.append(await self.send(ALERTS, alert_id.encode(), None))
+                    alerts += 1
+                pending.append(await self.send(ALERT_STATE, key.encode(), None, partition))
+        if pending:
+            log.info("deleted %d closed alerts past their retention (%d keys)", alerts, len(pending) - alerts)
+            metrics.MESSAGES_PRODUCED.labels(ALERTS).inc(alerts)
+            metrics.MESSAGES_PRODUCED.labels(ALERT_STATE).inc(len(pending) - alerts)
+        return pending
 
     async def rebuild_state(self, partitions: set[TopicPartition]) -> None:
         wanted = sorted({tp.partition for tp in partitions} - set(self.states))
