@@ -78,18 +78,19 @@ class AnprReadsConsumer(GroupConsumer):
         """
         if not self.config.kafka.rebuild_anpr_state or self.pipeline.horizon_s <= 0:
             return
+        (topic,) = self.topics
         ends = {}
         for tp in partitions:
             committed = await self.committed(tp)
             if committed is not None and committed > self.handled.get(tp, 0):
-                ends[tp] = committed
-        for topic in {tp.topic for tp in ends}:
-            await self._rebuild_from(topic, {tp.partition: end for tp, end in ends.items() if tp.topic == topic})
-        self.handled.update(ends)
+                ends[tp.partition] = committed
+        if ends:
+            await self._rebuild_from(topic, ends)
+            self.handled.update({TopicPartition(topic, partition): end for partition, end in ends.items()})
 
     async def _rebuild_from(self, topic: str, ends: dict[int, int]) -> None:
         max_bytes = self.config.kafka.max_message_bytes
-        floors = {tp.partition: offset for tp, offset in self.handled.items() if tp.topic == topic}
+        floors = {tp.partition: offset for tp, offset in self.handled.items()}
         started = time.monotonic()
         next_report = started + REBUILD_REPORT_EVERY_S
         count = 0
