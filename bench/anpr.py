@@ -172,6 +172,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def idle_cpu_share(pid: int, seconds: float = 5.0) -> float:
+    """Share of one core the worker uses with nothing to do (its consumers' polling, timers)."""
+    before = cpu_seconds(pid)
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - before) / seconds
+
+
 def drain_rate(port: int, pid: int, start_count: float, total: int, timeout: float = 900, kind: str = "plate_read"
                ) -> tuple[float, float]:
     """Reads/s over the middle 80% of a backlog of ``total`` reads (start-up and tail excluded).
@@ -391,6 +398,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"state rebuild on takeover: {rebuilt:,.0f} reads in {rebuild_s:.1f}s "
                   f"({rebuilt / max(rebuild_s, 1e-9):,.0f} reads/s)", flush=True)
 
+            idle = idle_cpu_share(worker.pid)
+            print(f"idle worker (backlog drained): {idle:.1%} of a core", flush=True)
+
             # Fresh vehicles of interest: a repeat of an open alert updates it instead of raising one.
             live_traffic = Traffic(cameras, listed[1:: max(1, len(listed) // 2000)], seed=12)
             latencies = asyncio.run(latency_run(broker.bootstrap, live_traffic, args.rate, args.latency_seconds,
@@ -423,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         "state_rebuild": {"reads": round(rebuilt), "seconds": round(rebuild_s, 1),
                           "reads_per_s": round(rebuilt / max(rebuild_s, 1e-9))},
         "worker_peak_rss_mb": round(rss), "rss_target": "<= 1024 MB",
+        "worker_idle_cpu_share": round(idle, 3),
     }
     out = ROOT / "bench" / "results" / ("anpr-routed.json" if args.route_by_plate else "anpr.json")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,7 @@ def create_app(config: WatchfloorConfig) -> tuple[faust.App, Runtime]:
     """Build the app with every agent registered; returns it with the shared runtime."""
     app = WorkerApp(
         APP_ID,
-        fetch_max_wait_ms=config.kafka.fetch_max_wait_ms,
+        fetch_max_wait_ms=config.kafka.agents_fetch_max_wait_ms,
         **faust_broker_settings(config),
         datadir=str(data_dir(config)),
         topic_partitions=config.kafka.partitions,

@@ -69,6 +69,13 @@ class KafkaConfig(Strict):
         "a fetch for much of this even when data is waiting, so it bounds each hop's latency there; "
         "Apache Kafka answers as soon as data arrives, so 500 there saves idle fetch requests.",
     )
+    agents_fetch_max_wait_ms: int = Field(
+        default=100, ge=1, le=30_000,
+        description="The same for the Faust agents' consumer (camera.frames, camera.detections, "
+        "alerts.actions). Their rules work over seconds, so a tenth of a second per hop is not seen, "
+        "and an idle worker's Faust consumer thread sends a tenth of the fetches it would at 10 ms: "
+        "CPU (and the GIL) left for the ANPR path.",
+    )
     route_journeys_by_plate: bool = Field(
         default=False,
         description="Send every usable plate read on through anpr.sightings, keyed by plate, for the "

@@ -3,8 +3,9 @@
 Faust hard-codes ``fetch_max_wait_ms=1500`` for its worker consumer. Apache Kafka answers a
 fetch as soon as data arrives, so that costs nothing there; the embedded broker (Tansu) holds a
 fetch for much of the wait even when data is waiting (measured: p50 134 ms per hop at 500 ms,
-3 ms at 5 ms), which put seconds between a plate read and its alert. ``kafka.fetch_max_wait_ms``
-in the config sets it for Faust's consumer as for ours.
+3 ms at 5 ms), which put seconds between an event and its alert. ``kafka.agents_fetch_max_wait_ms``
+in the config sets it for Faust's consumer (``kafka.fetch_max_wait_ms`` sets it for the ANPR and
+alerting consumers, where each millisecond counts).
 """
 
 from __future__ import annotations
