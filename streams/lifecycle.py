@@ -4,7 +4,8 @@ The alerting agent keeps one state per dedupe key (``rule:subject``) in a Faust 
 these functions; they take time as an argument so tests and replays are deterministic.
 
 State per key: the latest few alerts for that key (an operator may still act on an older one),
-which of them is current, and the evidence ids seen recently (to recognise redeliveries).
+which of them is current, the evidence ids seen recently (to recognise redeliveries), and the
+closed alerts pushed out of that list (``retired``), kept only as what their deletion needs.
 """
 
 from __future__ import annotations
@@ -46,6 +47,13 @@ class Outcome:
     kind: str
     """``new``, ``repeat``, ``duplicate``, ``applied``, ``unknown_alert`` or ``invalid``."""
     error: str | None = None
+    released_snapshots: tuple[str, ...] = ()
+    """Snapshot refs no alert points to any more (evidence trimmed off a repeating alert): to delete."""
+
+
+def snapshot_refs(alert: dict[str, Any]) -> list[str]:
+    """The snapshot refs of an alert's evidence (an alert as stored in the state)."""
+    return [ref for evidence in alert.get("evidence", ()) if (ref := evidence.get("snapshot_ref"))]
 
 
 def escalate(severity: Severity, steps: int) -> Severity:
@@ -72,11 +80,20 @@ def _with_alert(state: dict[str, Any] | None, alert: Alert, evidence_ids: list[s
     alerts = dict(state["alerts"]) if state else {}
     alerts[alert.alert_id] = alert.model_dump(mode="json")
     current = alert.alert_id if make_current or not state else state["current"]
-    while len(alerts) > ALERTS_PER_KEY:  # forget the oldest alert that is not current
-        oldest = min((a for a in alerts if a != current), key=lambda a: alerts[a]["first_seen"])
-        del alerts[oldest]
+    retired = dict(state.get("retired", {})) if state else {}
+    # Past ALERTS_PER_KEY, the oldest closed alert leaves the list. Open ones stay, so operators can
+    # still close them. A retired alert is still on the alerts topic: what its deletion at the end
+    # of the retention needs is kept.
+    closed = sorted((a for a in alerts if a != current and alerts[a]["status"] not in OPEN_STATUSES),
+                    key=lambda a: alerts[a]["first_seen"])
+    for oldest in closed[:max(0, len(alerts) - ALERTS_PER_KEY)]:
+        gone = alerts.pop(oldest)
+        retired[oldest] = {"updated_at": gone["updated_at"], "snapshots": snapshot_refs(gone)}
     remembered = ((state["evidence_ids"] if state else []) + evidence_ids)[-REMEMBERED_EVIDENCE:]
-    return {"alerts": alerts, "current": current, "evidence_ids": remembered}
+    new_state = {"alerts": alerts, "current": current, "evidence_ids": remembered}
+    if retired:
+        new_state["retired"] = retired
+    return new_state
 
 
 def expired(state: dict[str, Any], now: float, retention_s: float) -> bool:
@@ -90,6 +107,17 @@ def expired(state: dict[str, Any], now: float, retention_s: float) -> bool:
     """
     alerts = state["alerts"].values()
     return all(a["status"] not in OPEN_STATUSES and now - a["updated_at"] > retention_s for a in alerts)
+
+
+def expired_retired(state: dict[str, Any], now: float, retention_s: float) -> list[str]:
+    """The retired alerts of a key (closed, out of its list) unchanged for longer than ``retention_s``.
+
+    >>> state = {"alerts": {}, "retired": {"a1": {"updated_at": 100.0, "snapshots": []},
+    ...                                    "a2": {"updated_at": 190.0, "snapshots": []}}}
+    >>> expired_retired(state, 200.0, 50.0)
+    ['a1']
+    """
+    return [alert_id for alert_id, kept in state.get("retired", {}).items() if now - kept["updated_at"] > retention_s]
 
 
 def apply_candidate(state: dict[str, Any] | None, candidate: AlertCandidate, now: float, cooldown_s: float,
@@ -108,14 +136,20 @@ def apply_candidate(state: dict[str, Any] | None, candidate: AlertCandidate, now
             return Outcome(state, None, "duplicate")
         if current.status in OPEN_STATUSES and candidate.event_time - current.last_seen <= cooldown_s:
             evidence = current.evidence + candidate.evidence
+            kept = evidence[:1] + evidence[1:][-(EVIDENCE_ON_ALERT - 1):]
             updated = current.model_copy(update={
                 "count": current.count + 1,
                 "last_seen": max(current.last_seen, candidate.event_time),
                 "updated_at": now,
-                "evidence": evidence[:1] + evidence[1:][-(EVIDENCE_ON_ALERT - 1):],
+                "evidence": kept,
                 "severity": higher(current.severity, candidate.severity),
             })
-            return Outcome(_with_alert(state, updated, evidence_ids, make_current=True), updated, "repeat")
+            still_shown = {e.snapshot_ref for e in kept}
+            # Trimmed evidence is no longer shown anywhere: its snapshot goes now, not at retention.
+            released = tuple(dict.fromkeys(e.snapshot_ref for e in evidence
+                                           if e.snapshot_ref and e.snapshot_ref not in still_shown))
+            return Outcome(_with_alert(state, updated, evidence_ids, make_current=True), updated, "repeat",
+                           released_snapshots=released)
     severity = candidate.severity
     details = dict(candidate.details)
     if deployment is not None:

@@ -6,11 +6,15 @@ volume shared by workers and consoles. An evidence ``snapshot_ref`` is a path in
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from streams.config import WatchfloorConfig
 from streams.runfile import run_dir
+
+log = logging.getLogger(__name__)
 
 SNAPSHOT_REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,255}$")
 SNAPSHOT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
@@ -48,3 +52,24 @@ def save_snapshot(config: WatchfloorConfig, name: str, jpeg: bytes) -> str:
     tmp.write_bytes(jpeg)
     tmp.replace(directory / name)
     return name
+
+
+def delete_snapshots(root: Path, refs: Iterable[str]) -> int:
+    """Delete the files ``refs`` name inside ``root`` (alerts deleted, evidence trimmed); returns how many.
+
+    Refs that name nothing there (another store's image, already gone) are skipped: deleting is
+    idempotent, so a retried sweep is harmless.
+    """
+    deleted = 0
+    for ref in refs:
+        path = resolve_snapshot(root, ref)
+        if path is None:
+            continue
+        try:
+            path.unlink()
+            deleted += 1
+        except FileNotFoundError:
+            pass
+        except OSError as error:  # e.g. a read-only mount: say so, the next sweep tries again
+            log.warning("could not delete snapshot %s: %s", ref, error)
+    return deleted

@@ -12,6 +12,7 @@ fell behind the ANPR path at volume. Here state is written once per key per fetc
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -31,9 +32,10 @@ from streams.alert_view import OpenAlertsBySite
 from streams.clients import read_to_end
 from streams.codecs import Rejected, describe_validation_error, encode, load_json, validate
 from streams.group_consumer import GroupConsumer, Record
-from streams.lifecycle import Outcome, apply_action, apply_candidate, expired
+from streams.lifecycle import Outcome, apply_action, apply_candidate, expired, expired_retired, snapshot_refs
 from streams.replica import CompactedTopicReplica
 from streams.runtime import Runtime
+from streams.snapshots import delete_snapshots, snapshot_dir
 from streams.topics import ALERT_ACTIONS, ALERT_CANDIDATES, ALERT_STATE, ALERTS, APP_ID, DEPLOYMENTS
 
 CORRELATED_RULE = "unattended_item"
@@ -96,18 +98,38 @@ class AlertingConsumer(GroupConsumer):
         self._next_expiry = now + min(EXPIRY_EVERY_S, retention / 10)
         wall = time.time()
         pending: list[Awaitable[Any]] = []
-        alerts = 0
+        deleted: list[str] = []
+        snapshots: list[str] = []
+        states_written = 0
         # A copy: a rebalance (at any await below) may take partitions away.
         for partition, states in list(self.states.items()):
-            for key in [key for key, state in states.items() if expired(state, wall, retention)]:
-                for alert_id in states.pop(key)["alerts"]:
+            for key, state in list(states.items()):
+                retired = state.get("retired", {})
+                if expired(state, wall, retention):  # the whole key goes
+                    del states[key]
+                    gone, new_state = [*state["alerts"], *retired], None
+                    snapshots += [ref for alert in state["alerts"].values() for ref in snapshot_refs(alert)]
+                else:  # closed alerts pushed out of the key's list by newer ones
+                    gone = expired_retired(state, wall, retention)
+                    if not gone:
+                        continue
+                    new_state = {k: v for k, v in state.items() if k != "retired"}
+                    if kept := {alert_id: r for alert_id, r in retired.items() if alert_id not in gone}:
+                        new_state["retired"] = kept
+                    states[key] = new_state
+                snapshots += [ref for alert_id in gone if alert_id in retired for ref in retired[alert_id]["snapshots"]]
+                for alert_id in gone:
                     pending.append(await self.send(ALERTS, alert_id.encode(), None))
-                    alerts += 1
-                pending.append(await self.send(ALERT_STATE, key.encode(), None, partition))
-        if pending:
-            log.info("deleted %d closed alerts past their retention (%d keys)", alerts, len(pending) - alerts)
-            metrics.MESSAGES_PRODUCED.labels(ALERTS).inc(alerts)
-            metrics.MESSAGES_PRODUCED.labels(ALERT_STATE).inc(len(pending) - alerts)
+                deleted += gone
+                value = None if new_state is None else json.dumps(new_state).encode()
+                pending.append(await self.send(ALERT_STATE, key.encode(), value, partition))
+                states_written += 1
+        if deleted:
+            files = await asyncio.to_thread(delete_snapshots, snapshot_dir(self.config), snapshots)
+            log.info("deleted %d closed alerts past their retention (%d keys), %d snapshot files", len(deleted),
+                     states_written, files)
+            metrics.MESSAGES_PRODUCED.labels(ALERTS).inc(len(deleted))
+            metrics.MESSAGES_PRODUCED.labels(ALERT_STATE).inc(states_written)
         return pending
 
     async def rebuild_state(self, partitions: set[TopicPartition]) -> None:
@@ -136,6 +158,7 @@ class AlertingConsumer(GroupConsumer):
     async def handle(self, records: Sequence[Record]) -> list[Awaitable[Any]]:
         pending: list[Awaitable[Any]] = []
         changed: dict[tuple[int, str], State | None] = {}  # written once per key per fetch
+        released: list[str] = []  # snapshots of evidence trimmed off repeating alerts
         max_bytes = self.config.kafka.max_message_bytes
         for record in records:
             key = record.key.decode(errors="replace") if record.key else ""
@@ -170,8 +193,11 @@ class AlertingConsumer(GroupConsumer):
             assert outcome.state is not None
             state[key] = outcome.state
             changed[record.partition, key] = outcome.state
+            released += outcome.released_snapshots
         for (partition, key), state_value in changed.items():
             pending.append(await self.send(ALERT_STATE, key.encode(), json.dumps(state_value).encode(), partition))
+        if released:
+            await asyncio.to_thread(delete_snapshots, snapshot_dir(self.config), released)
         return pending
 
     async def _on_candidate(self, candidate: AlertCandidate, state: State | None,

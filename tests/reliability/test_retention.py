@@ -1,4 +1,5 @@
-"""Closed alerts are deleted after their retention, on the topics and in the console; open ones stay."""
+"""Closed alerts are deleted after their retention, on the topics, in the console and with their
+snapshot files; open ones stay."""
 
 from __future__ import annotations
 
@@ -32,7 +33,13 @@ def test_resolved_alerts_are_deleted_after_retention_and_open_ones_stay(private_
     worker = WorkerProcess(bootstrap, tmp_path / "worker.log", config=config_path).start()
     try:
         worker.wait_ready()
-        produce_json(bootstrap, "anpr.reads", [{"reads": [read(closed_plate), read(open_plate)]}])
+        # Each read's image in the snapshot store: personal data under the alert's retention.
+        images = {plate: worker.snapshot_dir / f"{plate.lower()}-read.jpg" for plate in (closed_plate, open_plate)}
+        worker.snapshot_dir.mkdir(exist_ok=True)
+        for image in images.values():
+            image.write_bytes(b"\xff\xd8\xff\xd9")
+        produce_json(bootstrap, "anpr.reads", [{"reads": [read(plate, image_ref=image.name)
+                                                          for plate, image in images.items()]}])
         closed = alerts_for(bootstrap, closed_plate)[0]
         still_open = alerts_for(bootstrap, open_plate)[0]
         send_action(bootstrap, closed, "resolve", reason="vehicle stopped by patrol")
@@ -48,6 +55,8 @@ def test_resolved_alerts_are_deleted_after_retention_and_open_ones_stay(private_
         # Deleted within a sweep of the retention passing: gone from the console, tombstoned on both topics.
         wait_for(lambda: closed.alert_id not in console_ids(), 30, "the resolved alert was never deleted")
         assert still_open.alert_id in console_ids()  # open alerts are never deleted
+        wait_for(lambda: not images[closed_plate].exists(), 10, "the resolved alert's snapshot file stayed")
+        assert images[open_plate].exists()
 
         def tombstoned(topic: str, key: str) -> bool:
             def done(records: list[Any]) -> bool:

@@ -5,13 +5,22 @@ from __future__ import annotations
 import pytest
 
 from schemas.alerts import AlertAction, AlertCandidate, Evidence, alert_id_for
-from streams.lifecycle import apply_action, apply_candidate, current_alert
+from streams.lifecycle import (
+    ALERTS_PER_KEY,
+    EVIDENCE_ON_ALERT,
+    apply_action,
+    apply_candidate,
+    current_alert,
+    expired,
+    expired_retired,
+)
 
 
-def candidate(read_id: str, t: float, severity: str = "high", subject: str = "AB12CDE") -> AlertCandidate:
+def candidate(read_id: str, t: float, severity: str = "high", subject: str = "AB12CDE",
+              snapshot: str | None = None) -> AlertCandidate:
     return AlertCandidate(alert_id=alert_id_for("watchlist_hit", subject, read_id), rule="watchlist_hit",
                           subject=subject, severity=severity, event_time=t, title="Watchlisted vehicle",  # type: ignore[arg-type]
-                          evidence=[Evidence(event_id=read_id, event_time=t)])
+                          evidence=[Evidence(event_id=read_id, event_time=t, snapshot_ref=snapshot)])
 
 
 def test_first_candidate_raises_a_new_alert_with_its_id() -> None:
@@ -125,3 +134,47 @@ def test_link_escalates_and_records_the_other_alert() -> None:
     linked = apply_action(state, action(alert_id, "link", linked_alert_id="al-x", severity="critical"), 600.0)
     assert linked.alert is not None
     assert linked.alert.severity == "critical" and linked.alert.linked_alert_ids == ["al-x"]
+
+
+def test_evidence_trimmed_off_a_repeating_alert_releases_its_snapshot() -> None:
+    state = apply_candidate(None, candidate("r0", 100.0, snapshot="r0.jpg"), 100.0, 300).state
+    released: list[str] = []
+    for n in range(1, EVIDENCE_ON_ALERT + 2):  # two repeats more than the alert carries
+        outcome = apply_candidate(state, candidate(f"r{n}", 100.0 + n, snapshot=f"r{n}.jpg"), 100.0 + n, 300)
+        assert outcome.kind == "repeat" and outcome.alert is not None
+        state, released = outcome.state, released + list(outcome.released_snapshots)
+    assert outcome.alert is not None
+    shown = [e.snapshot_ref for e in outcome.alert.evidence]
+    assert released == ["r1.jpg", "r2.jpg"]  # the oldest repeats; the first read's image stays
+    assert shown[0] == "r0.jpg" and not set(released) & set(shown) and len(shown) == EVIDENCE_ON_ALERT
+
+
+def resolve(state: dict[str, object] | None, alert_id: str, at: float) -> dict[str, object] | None:
+    outcome = apply_action(state, action(alert_id, "resolve", action_id=f"res-{alert_id}", reason="done"), at)
+    assert outcome.kind == "applied", outcome.error
+    return outcome.state
+
+
+def test_closed_alerts_pushed_out_of_a_key_are_kept_for_deletion_and_open_ones_stay() -> None:
+    state = None
+    ids = []
+    for n in range(ALERTS_PER_KEY + 1):  # each past the cooldown: a new alert under the same key
+        t = 1000.0 * (n + 1)
+        outcome = apply_candidate(state, candidate(f"r{n}", t, snapshot=f"r{n}.jpg"), t, 300)
+        assert outcome.kind == "new" and outcome.alert is not None
+        ids.append(outcome.alert.alert_id)
+        state = outcome.state
+        if n == 0:  # the first one stays open: it must never be pushed out
+            continue
+        if n < ALERTS_PER_KEY:  # the last one is current and open
+            state = resolve(state, outcome.alert.alert_id, t + 1)
+    assert state is not None
+    alerts, retired = state["alerts"], state["retired"]
+    assert isinstance(alerts, dict) and isinstance(retired, dict)
+    assert ids[0] in alerts and len(alerts) == ALERTS_PER_KEY  # open, though the oldest
+    assert list(retired) == [ids[1]]  # the oldest closed one
+    assert retired[ids[1]]["snapshots"] == ["r1.jpg"]
+    # Its retention runs from its last change (resolved at 2001); the key itself is not expired.
+    assert expired_retired(state, 2001.0 + 50, 100.0) == []
+    assert expired_retired(state, 2001.0 + 150, 100.0) == [ids[1]]
+    assert not expired(state, 1e9, 100.0)  # an open alert keeps the key
