@@ -21,6 +21,9 @@ REMEMBERED_EVIDENCE = 64
 EVIDENCE_ON_ALERT = 10
 #: Alerts remembered per key so late operator actions on an older alert still apply.
 ALERTS_PER_KEY = 5
+#: Open alerts beyond ALERTS_PER_KEY are kept too, up to this many in all (the state of a key is
+#: one Kafka message, so it must stay bounded even where nobody closes alerts).
+MAX_ALERTS_PER_KEY = 20
 
 OPEN_STATUSES = ("new", "acknowledged")
 SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
@@ -81,14 +84,17 @@ def _with_alert(state: dict[str, Any] | None, alert: Alert, evidence_ids: list[s
     alerts[alert.alert_id] = alert.model_dump(mode="json")
     current = alert.alert_id if make_current or not state else state["current"]
     retired = dict(state.get("retired", {})) if state else {}
-    # Past ALERTS_PER_KEY, the oldest closed alert leaves the list. Open ones stay, so operators can
-    # still close them. A retired alert is still on the alerts topic: what its deletion at the end
-    # of the retention needs is kept.
-    closed = sorted((a for a in alerts if a != current and alerts[a]["status"] not in OPEN_STATUSES),
-                    key=lambda a: alerts[a]["first_seen"])
-    for oldest in closed[:max(0, len(alerts) - ALERTS_PER_KEY)]:
-        gone = alerts.pop(oldest)
-        retired[oldest] = {"updated_at": gone["updated_at"], "snapshots": snapshot_refs(gone)}
+    # Past ALERTS_PER_KEY the oldest closed alerts leave the list; open ones stay, so operators can
+    # still close them, unless there are more than MAX_ALERTS_PER_KEY. A retired alert is still on
+    # the alerts topic: what its deletion at the end of the retention needs is kept.
+    older = sorted((a for a in alerts if a != current), key=lambda a: alerts[a]["first_seen"])
+    closed = [a for a in older if alerts[a]["status"] not in OPEN_STATUSES]
+    leaving = closed[:max(0, len(alerts) - ALERTS_PER_KEY)]
+    still_open = [a for a in older if a not in leaving and a not in closed]
+    leaving += still_open[:max(0, len(alerts) - len(leaving) - MAX_ALERTS_PER_KEY)]
+    for alert_id in leaving:
+        gone = alerts.pop(alert_id)
+        retired[alert_id] = {"updated_at": gone["updated_at"], "snapshots": snapshot_refs(gone)}
     remembered = ((state["evidence_ids"] if state else []) + evidence_ids)[-REMEMBERED_EVIDENCE:]
     new_state = {"alerts": alerts, "current": current, "evidence_ids": remembered}
     if retired:
@@ -110,7 +116,7 @@ def expired(state: dict[str, Any], now: float, retention_s: float) -> bool:
 
 
 def expired_retired(state: dict[str, Any], now: float, retention_s: float) -> list[str]:
-    """The retired alerts of a key (closed, out of its list) unchanged for longer than ``retention_s``.
+    """The retired alerts of a key (out of its list) unchanged for longer than ``retention_s``.
 
     >>> state = {"alerts": {}, "retired": {"a1": {"updated_at": 100.0, "snapshots": []},
     ...                                    "a2": {"updated_at": 190.0, "snapshots": []}}}

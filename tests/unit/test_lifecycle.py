@@ -8,6 +8,7 @@ from schemas.alerts import AlertAction, AlertCandidate, Evidence, alert_id_for
 from streams.lifecycle import (
     ALERTS_PER_KEY,
     EVIDENCE_ON_ALERT,
+    MAX_ALERTS_PER_KEY,
     apply_action,
     apply_candidate,
     current_alert,
@@ -178,3 +179,18 @@ def test_closed_alerts_pushed_out_of_a_key_are_kept_for_deletion_and_open_ones_s
     assert expired_retired(state, 2001.0 + 50, 100.0) == []
     assert expired_retired(state, 2001.0 + 150, 100.0) == [ids[1]]
     assert not expired(state, 1e9, 100.0)  # an open alert keeps the key
+
+
+def test_a_key_stays_bounded_where_nobody_closes_alerts() -> None:
+    state = None
+    ids = []
+    for n in range(MAX_ALERTS_PER_KEY + 3):  # all left open
+        t = 1000.0 * (n + 1)
+        outcome = apply_candidate(state, candidate(f"r{n}", t), t, 300)
+        assert outcome.alert is not None
+        ids.append(outcome.alert.alert_id)
+        state = outcome.state
+    assert state is not None
+    alerts, retired = state["alerts"], state["retired"]
+    assert isinstance(alerts, dict) and isinstance(retired, dict)
+    assert list(alerts) == ids[3:] and list(retired) == ids[:3]  # the oldest open ones retire, to be deleted in time
