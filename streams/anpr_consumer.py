@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import zlib
 from collections.abc import Awaitable, Iterator, Sequence
 from typing import Any
 
@@ -21,7 +20,7 @@ from aiokafka import TopicPartition
 
 from schemas.anpr import MAX_BATCH_READS, PlateReadRecord
 from streams import metrics
-from streams.anpr_pipeline import AnprOutput, AnprPipeline
+from streams.anpr_pipeline import AnprOutput, AnprPipeline, plate_partition
 from streams.clients import recent_records
 from streams.codecs import Rejected, decode_plate_reads, encode
 from streams.group_consumer import GroupConsumer, Record
@@ -34,6 +33,13 @@ log = logging.getLogger(__name__)
 PASS_READS = 2000
 #: How often a long state rebuild logs its progress.
 REBUILD_REPORT_EVERY_S = 5.0
+#: Marks ``anpr.sightings`` messages of partner reads (``kafka.route_convoy_by_pair``): for the
+#: convoy rule only, not reads of the partition's own plates.
+PARTNERS_HEADER = ("watchfloor-partners", b"1")
+
+
+def is_partners(record: Record) -> bool:
+    return PARTNERS_HEADER in (record.headers or ())
 
 
 class AnprReadsConsumer(GroupConsumer):
@@ -47,6 +53,9 @@ class AnprReadsConsumer(GroupConsumer):
     group_id = f"{APP_ID}-anpr"
     #: ``watchfloor_events_processed_total`` kind: each read is counted once, by its first stage.
     events_kind = "plate_read"
+    #: Whether messages marked with ``PARTNERS_HEADER`` are partner reads: only on ``anpr.sightings``,
+    #: which watchfloor alone writes (on ``anpr.reads`` a sender could otherwise skip the watchlist).
+    takes_partners = False
 
     def __init__(self, runtime: Runtime, pipeline: AnprPipeline, forward: bool = False) -> None:
         super().__init__(runtime.config)
@@ -78,6 +87,7 @@ class AnprReadsConsumer(GroupConsumer):
         """
         if not self.config.kafka.rebuild_anpr_state or self.pipeline.horizon_s <= 0:
             return
+        await self._sync_partitions()
         (topic,) = self.topics
         ends = {}
         for tp in partitions:
@@ -88,6 +98,16 @@ class AnprReadsConsumer(GroupConsumer):
             await self._rebuild_from(topic, ends)
             self.handled.update({TopicPartition(topic, partition): end for partition, end in ends.items()})
 
+    async def _sync_partitions(self) -> None:
+        """With pairs routed (``kafka.route_convoy_by_pair``): tell the pipeline how plates map to
+        ``anpr.sightings`` partitions and, at the plate-keyed stage, which of them this worker owns
+        (it judges the pairs of those plates only)."""
+        pipeline = self.pipeline
+        if pipeline.pairing is not None or pipeline.convoy is not None:
+            pipeline.plate_partitions = await self.partitions_of(ANPR_SIGHTINGS)
+        if pipeline.convoy is not None:
+            pipeline.owned_plate_partitions = {tp.partition for tp in self.assignment()}
+
     async def _rebuild_from(self, topic: str, ends: dict[int, int]) -> None:
         max_bytes = self.config.kafka.max_message_bytes
         floors = {tp.partition: offset for tp, offset in self.handled.items()}
@@ -97,13 +117,16 @@ class AnprReadsConsumer(GroupConsumer):
         log.info("rebuilding ANPR rule state from %s partitions %s (up to %.0f s of reads before the last commit)",
                  topic, sorted(ends), self.pipeline.horizon_s)
         async for records in recent_records(self.config, topic, ends, self.pipeline.horizon_s, floors):
-            reads: list[PlateReadRecord] = []
-            for record in records:
-                with contextlib.suppress(Rejected):  # dead-lettered when it was first handled
-                    reads.extend(decode_plate_reads(record.value, max_bytes)[0])
-                if len(reads) >= PASS_READS:
-                    count, reads = count + self._rebuild_pass(reads), []
-            count += self._rebuild_pass(reads)
+            for partners in (False, True):
+                reads: list[PlateReadRecord] = []
+                for record in records:
+                    if (self.takes_partners and is_partners(record)) != partners:
+                        continue
+                    with contextlib.suppress(Rejected):  # dead-lettered when it was first handled
+                        reads.extend(decode_plate_reads(record.value, max_bytes)[0])
+                    if len(reads) >= PASS_READS:
+                        count, reads = count + self._rebuild_pass(reads, partners), []
+                count += self._rebuild_pass(reads, partners)
             if time.monotonic() >= next_report:
                 next_report += REBUILD_REPORT_EVERY_S
                 log.info("rebuilding ANPR rule state from %s: %d reads so far", topic, count)
@@ -114,10 +137,13 @@ class AnprReadsConsumer(GroupConsumer):
         log.info("ANPR rule state of %s partitions %s rebuilt from %d reads in %.1fs", topic, sorted(ends), count,
                  seconds)
 
-    def _rebuild_pass(self, reads: list[PlateReadRecord]) -> int:
+    def _rebuild_pass(self, reads: list[PlateReadRecord], partners: bool = False) -> int:
         """Replay one pass of reads; returns how many went in (none if the pipeline failed on them)."""
         try:
-            self.pipeline.rebuild(reads)
+            if partners:
+                self.pipeline.rebuild_partners(reads)
+            else:
+                self.pipeline.rebuild(reads)
         except Exception as error:  # a bug in us: a gap in the rebuilt state, not a worker stuck retrying
             log.error("internal %s while rebuilding ANPR rule state; %d reads left out", type(error).__name__,
                       len(reads))
@@ -130,6 +156,16 @@ class AnprReadsConsumer(GroupConsumer):
         Passes of about ``PASS_READS`` reads (whole messages): a fetch can hold 30,000 reads, and
         in smaller passes what a pass makes is still in the CPU cache at its next step.
         """
+        await self._sync_partitions()
+        own = [record for record in records if not (self.takes_partners and is_partners(record))]
+        pending = await self._handle(own, partners=False)
+        if len(own) < len(records):
+            pending += await self._handle([record for record in records if is_partners(record)], partners=True)
+        return pending
+
+    async def _handle(self, records: Sequence[Record], partners: bool) -> list[Awaitable[Any]]:
+        if not records:
+            return []
         max_bytes = self.config.kafka.max_message_bytes
         pending: list[Awaitable[Any]] = []
         reads: list[PlateReadRecord] = []
@@ -148,25 +184,27 @@ class AnprReadsConsumer(GroupConsumer):
                 reads.extend(decoded)
                 sources.append((record, len(decoded)))
             if sources and (len(reads) >= PASS_READS or position == len(records)):
-                its_usable, its_rejected = await self._pass(reads, sources, pending)
+                its_usable, its_rejected = await self._pass(reads, sources, pending, partners)
                 usable, rejected = usable + its_usable, rejected + its_rejected
                 reads, sources = [], []
-        metrics.EVENTS_PROCESSED.labels(self.events_kind).inc(usable)
+        if not partners:  # a partner read was counted as the read it is, at its own partition
+            metrics.EVENTS_PROCESSED.labels(self.events_kind).inc(usable)
         metrics.MESSAGES_CONSUMED.labels(ANPR_READS, "ok").inc(len(records) - rejected)
         if rejected:
             metrics.MESSAGES_CONSUMED.labels(ANPR_READS, "deadletter").inc(rejected)
         return pending
 
     async def _pass(self, reads: list[PlateReadRecord], sources: list[tuple[Record, int]],
-                    pending: list[Awaitable[Any]]) -> tuple[int, int]:
+                    pending: list[Awaitable[Any]], partners: bool = False) -> tuple[int, int]:
         """One pipeline pass over some messages' reads; its sends go to ``pending``.
 
         Returns (usable reads, messages dead-lettered).
         """
         started = time.perf_counter()
         rejected = 0
+        process = self.pipeline.process_partners if partners else self.pipeline.process
         try:
-            outputs = [(self.pipeline.process(reads), reads, sources)]
+            outputs = [(process(reads), reads, sources)]
         except Exception as error:  # a bug in us: find the message at fault, keep the rest flowing
             log.error("internal %s on %d messages; retrying them one by one", type(error).__name__, len(sources))
             outputs, position = [], 0
@@ -174,7 +212,7 @@ class AnprReadsConsumer(GroupConsumer):
                 own = reads[position:position + count]
                 position += count
                 try:
-                    outputs.append((self.pipeline.process(own), own, [(record, count)]))
+                    outputs.append((process(own), own, [(record, count)]))
                 except Exception as inner:  # its text may quote a plate: not logged
                     rejected += 1
                     pending.append(await self.dead_letter(Rejected(
@@ -197,14 +235,21 @@ class AnprReadsConsumer(GroupConsumer):
         return futures
 
     async def _forward(self, output: AnprOutput) -> list[Awaitable[Any]]:
-        """Usable reads on to ``anpr.sightings``: one batch message per partition of their plates."""
+        """Usable reads on to ``anpr.sightings``: one batch message per partition of their plates.
+
+        With pairs (``kafka.route_convoy_by_pair``), the partner reads (``output.partners``) go in
+        messages marked as partners.
+        """
         partitions = await self.partitions_of(ANPR_SIGHTINGS)
         by_partition: dict[int, list[PlateReadRecord]] = {}
         for plate, read in zip(output.plates, output.usable, strict=True):
-            by_partition.setdefault(zlib.crc32(plate.encode()) % partitions, []).append(read)
+            by_partition.setdefault(plate_partition(plate, partitions), []).append(read)
         limit = self.config.kafka.max_message_bytes
-        return [await self.send(ANPR_SIGHTINGS, None, batch, partition)
-                for partition, reads in by_partition.items() for batch in _batches(reads, limit)]
+        sends = [await self.send(ANPR_SIGHTINGS, None, batch, partition)
+                 for partition, reads in by_partition.items() for batch in _batches(reads, limit)]
+        sends += [await self.send(ANPR_SIGHTINGS, None, batch, partition, headers=[PARTNERS_HEADER])
+                  for partition, reads in output.partners.items() for batch in _batches(reads, limit)]
+        return sends
 
     async def _dead_letter_unusable(self, output: AnprOutput, reads: list[PlateReadRecord],
                                     sources: list[tuple[Record, int]]
@@ -247,3 +292,5 @@ class AnprJourneysConsumer(AnprReadsConsumer):
     topics = (ANPR_SIGHTINGS,)
     group_id = f"{APP_ID}-anpr-journeys"
     events_kind = "plate_sighting"
+    takes_partners = True
+

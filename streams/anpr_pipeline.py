@@ -7,6 +7,7 @@ benchmark can measure the detector cost on its own.
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, cast
@@ -15,7 +16,9 @@ import msgspec
 
 from detectors.findings import Finding
 from detectors.plates.analytics import CameraPosition, PlateAnalytics
+from detectors.plates.config import PlatesConfig
 from detectors.plates.normalise import normalise_plates
+from detectors.plates.pairing import CameraPairing
 from detectors.plates.privacy import plate_hash
 from detectors.plates.sighting import Sighting
 from detectors.plates.watchlist import WatchlistIndex
@@ -28,6 +31,11 @@ from streams.topics import ANPR_READS
 log = logging.getLogger(__name__)
 
 
+def plate_partition(plate: str, partitions: int) -> int:
+    """The ``anpr.sightings`` partition of a normalised plate (the plate-keyed stage's key)."""
+    return zlib.crc32(plate.encode()) % partitions
+
+
 def read_evidence(read: PlateReadRecord) -> Evidence:
     # to_builtins leaves out defaults (schema_version, absent optional fields), as the sender did.
     return Evidence(event_id=read.read_id, event_time=read.event_time, camera_id=read.camera_id,
@@ -35,8 +43,14 @@ def read_evidence(read: PlateReadRecord) -> Evidence:
 
 
 Stage = Literal["all", "local", "journeys"]
-"""Which rules run: all of them, or one side of the plate-keyed repartition
-(``local``: watchlist and convoy, by camera; ``journeys``: cloned plate and circling, by plate)."""
+"""Which rules run: all of them, or one side of the plate-keyed repartition (``local``: watchlist
+and convoy, by camera; ``journeys``: cloned plate and circling, by plate). With
+``kafka.route_convoy_by_pair`` convoy moves to ``journeys`` too, and ``local`` pairs the reads."""
+
+
+def _disabled(plates: PlatesConfig, rules: tuple[str, ...]) -> dict[str, object]:
+    """A ``model_copy`` update that turns ``rules`` off."""
+    return {rule: getattr(plates, rule).model_copy(update={"enabled": False}) for rule in rules}
 
 
 @dataclass
@@ -48,6 +62,11 @@ class AnprOutput:
     """The other reads, in order."""
     plates: list[str] = field(default_factory=list)
     """The normalised plates of ``usable`` (what a plate-keyed next stage is keyed by)."""
+    partners: dict[int, list[PlateReadRecord]] = field(default_factory=dict)
+    """With ``kafka.route_convoy_by_pair``, at the camera-keyed stage: reads to send on to other
+    ``anpr.sightings`` partitions as partners. Of each pair of reads of two plates near in time at
+    one camera, the second plate's read goes to the first plate's partition (alphabetical order),
+    where all of the pair's meetings land; each read at most once to each partition."""
 
 
 class AnprPipeline:
@@ -59,26 +78,45 @@ class AnprPipeline:
 
     def __init__(self, config: WatchfloorConfig, index: WatchlistIndex, stage: Stage = "all") -> None:
         self.config = config
+        self.stage = stage
         plates = config.anpr
-        off = {"enabled": False}
-        if stage == "local":
-            plates = plates.model_copy(update={"cloned": plates.cloned.model_copy(update=off),
-                                               "circling": plates.circling.model_copy(update=off)})
-        elif stage == "journeys":
-            plates = plates.model_copy(update={"convoy": plates.convoy.model_copy(update=off)})
-        self.analytics = PlateAnalytics(plates, index, match_watchlist=stage != "journeys")
+        self.pairs_by_plate = stage != "all" and config.kafka.route_convoy_by_pair and plates.convoy.enabled
+        self._rules = plates.model_copy(update=_disabled(plates, {
+            "local": ("cloned", "circling", "convoy") if self.pairs_by_plate else ("cloned", "circling"),
+            "journeys": ("convoy",), "all": ()}[stage]))
+        # Convoy at the plate-keyed stage: own reads and the partners sent on by the camera-keyed
+        # stage, in a store of their own (a partner must not pass for a read of its plate in the
+        # cloned or circling windows, nor silence that read as a duplicate when it comes).
+        self._convoy_rules = plates.model_copy(update=_disabled(plates, ("cloned", "circling")))
+        self.index = index
+        self.owned_plate_partitions: set[int] | None = None
+        """At the plate-keyed stage with pairs routed: the ``anpr.sightings`` partitions this worker owns."""
+        self.plate_partitions = 1
         self.cameras = {c.id: CameraPosition(c.id, c.site, c.lat, c.lon) for c in config.cameras}
         self._hash_key = config.privacy.plate_hash_key()
+        self.forget_state()
 
     def forget_state(self) -> None:
         """Drop all rule state (held reads, episodes), e.g. when it may hold reads never committed."""
-        old = self.analytics
-        self.analytics = PlateAnalytics(old.config, old.watchlist, match_watchlist=old.match_watchlist)
+        self.analytics = PlateAnalytics(self._rules, self.index, match_watchlist=self.stage != "journeys")
+        self.convoy = (PlateAnalytics(self._convoy_rules, self.index, match_watchlist=False, owns_pair=self._owns_pair)
+                       if self.pairs_by_plate and self.stage == "journeys" else None)
+        convoy = self.config.anpr.convoy
+        # Each held read with its plate's partition and the partitions it was sent to (as a partner).
+        self.pairing: CameraPairing[tuple[PlateReadRecord, int, set[int]]] | None = (
+            CameraPairing(convoy.max_gap_s, self.config.anpr.retention.max_lateness_s, convoy.max_partners_per_read)
+            if self.pairs_by_plate and self.stage == "local" else None)
+
+    def _owns_pair(self, plate: str, other: str) -> bool:
+        """Whether this worker gets every meeting of the pair: it owns the first plate's partition."""
+        owned = self.owned_plate_partitions
+        return owned is None or plate_partition(min(plate, other), self.plate_partitions) in owned
 
     @property
     def horizon_s(self) -> float:
         """How far back in event time the rules look (what a rebuild of their state must replay)."""
-        return self.analytics.reads.horizon_s
+        return max(self.analytics.reads.horizon_s, self.convoy.reads.horizon_s if self.convoy else 0.0,
+                   self.pairing.horizon_s if self.pairing else 0.0)
 
     def process(self, reads: Sequence[PlateReadRecord]) -> AnprOutput:
         out = AnprOutput()
@@ -86,11 +124,42 @@ class AnprPipeline:
         if not sightings:
             return out
         findings = self.analytics.process(sightings)
+        if self.convoy is not None:
+            findings += self.convoy.process(sightings)
+        if self.pairing is not None:
+            self._pair(out)
+        self._add_candidates(findings, out)
+        return out
+
+    def process_partners(self, reads: Sequence[PlateReadRecord]) -> AnprOutput:
+        """Reads sent on by the camera-keyed stage as partners of this worker's plates: convoy only."""
+        out = AnprOutput()
+        sightings = self._sightings(reads, out)
+        if sightings and self.convoy is not None:
+            self._add_candidates(self.convoy.process(sightings), out)
+        return out
+
+    def _add_candidates(self, findings: list[Finding], out: AnprOutput) -> None:
         if findings:  # a few a pass: the reads by id only for the evidence of these
             wanted = {event_id for finding in findings for event_id in finding.evidence_ids}
             by_id = {read.read_id: read for read in out.usable if read.read_id in wanted}
             out.candidates.extend(self._candidate(finding, by_id) for finding in findings)
-        return out
+
+    def _pair(self, out: AnprOutput) -> None:
+        """Pair each usable read with the other plates' reads near it at its camera (``out.partners``)."""
+        assert self.pairing is not None
+        pair, partitions, partners = self.pairing.pair, self.plate_partitions, out.partners
+        for read, plate in zip(out.usable, out.plates, strict=True):
+            own = plate_partition(plate, partitions)
+            held = (read, own, {own})  # its own partition gets it anyway
+            for other, (other_read, other_own, other_sent) in pair(plate, read.camera_id, read.event_time, held):
+                if other < plate:  # this read goes to the other plate's partition
+                    partition, second_read, sent = other_own, read, held[2]
+                else:  # the other read comes to this plate's
+                    partition, second_read, sent = own, other_read, other_sent
+                if partition not in sent:
+                    sent.add(partition)
+                    partners.setdefault(partition, []).append(second_read)
 
     def rebuild(self, reads: Sequence[PlateReadRecord]) -> None:
         """Replay reads handled before (by this worker or the partition's last owner) into the rules.
@@ -98,9 +167,20 @@ class AnprPipeline:
         The rules' windows and episodes come back as they were; nothing is raised or matched again
         (those alerts went out the first time).
         """
-        sightings = self._sightings(reads, AnprOutput())
+        out = AnprOutput()
+        sightings = self._sightings(reads, out)
         if sightings:
             self.analytics.process(sightings, rebuilding=True)
+            if self.convoy is not None:
+                self.convoy.process(sightings, rebuilding=True)
+            if self.pairing is not None:
+                self._pair(out)  # the camera windows only: these pairs went on the first time
+
+    def rebuild_partners(self, reads: Sequence[PlateReadRecord]) -> None:
+        """``rebuild`` for partner reads (see :meth:`process_partners`)."""
+        sightings = self._sightings(reads, AnprOutput())
+        if sightings and self.convoy is not None:
+            self.convoy.process(sightings, rebuilding=True)
 
     def _sightings(self, reads: Sequence[PlateReadRecord], out: AnprOutput) -> list[Sighting]:
         """The usable reads as sightings; ``out`` gets them (``usable``, ``plates``) and the unusable ones."""
@@ -137,6 +217,10 @@ class AnprPipeline:
     def prune(self, now: float) -> None:
         """Enforce retention on an idle feed (reads that hit nothing are forgotten)."""
         self.analytics.prune(now)
+        if self.convoy is not None:
+            self.convoy.prune(now)
+        if self.pairing is not None:
+            self.pairing.prune(now)
 
     def _candidate(self, finding: Finding, by_id: dict[str, PlateReadRecord]) -> AlertCandidate:
         evidence = []

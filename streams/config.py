@@ -81,7 +81,15 @@ class KafkaConfig(Strict):
         description="Send every usable plate read on through anpr.sightings, keyed by plate, for the "
         "cloned-plate and circling rules, so they see every read of a plate whichever worker consumed "
         "it. Needed with more than one worker unless anpr.reads is keyed by region; costs a second "
-        "pass through Kafka. Convoy stays with the camera's partition.",
+        "pass through Kafka. Convoy stays with the camera's partition unless route_convoy_by_pair is on.",
+    )
+    route_convoy_by_pair: bool = Field(
+        default=False,
+        description="With route_journeys_by_plate: the camera-keyed stage pairs each read with the reads "
+        "of other plates at its camera within convoy.max_gap_s and sends each pair on by plate, so the "
+        "convoy rule sees all of a pair's co-occurrences whichever workers consumed them. Needed for "
+        "convoys across several workers unless anpr.reads is keyed by region; costs one extra "
+        "anpr.sightings record per pair of plates read together.",
     )
     rebuild_anpr_state: bool = Field(
         default=True,
@@ -91,6 +99,13 @@ class KafkaConfig(Strict):
         "90,000 reads replayed (a national feed's 4 h horizon on one worker: about a minute and a half).",
     )
     security: KafkaSecurity = KafkaSecurity()
+
+    @model_validator(mode="after")
+    def _pairs_need_plate_routing(self) -> KafkaConfig:
+        if self.route_convoy_by_pair and not self.route_journeys_by_plate:
+            raise ValueError("route_convoy_by_pair needs route_journeys_by_plate: the pairs go on through "
+                             "anpr.sightings to the plate-keyed stage")
+        return self
 
 
 class Site(Strict):

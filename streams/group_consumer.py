@@ -87,10 +87,10 @@ class GroupConsumer:
     async def ready_to_consume(self) -> None:
         """Awaited once before joining the group (e.g. until the watchlist is loaded)."""
 
-    async def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None
-                   ) -> Awaitable[Any]:
+    async def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None,
+                   headers: list[tuple[str, bytes]] | None = None) -> Awaitable[Any]:
         assert self._producer is not None, "send() outside a running consumer"
-        return await self._producer.send(topic, key=key, value=value, partition=partition)
+        return await self._producer.send(topic, key=key, value=value, partition=partition, headers=headers)
 
     async def dead_letter(self, rejected: Rejected, record: Record, *, part: bool = False) -> Awaitable[Any]:
         """Send ``record``'s bytes and the reason to ``deadletter`` (counted and logged)."""

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -64,8 +64,9 @@ class PlateAnalytics:
     """
 
     def __init__(self, config: PlatesConfig, watchlist: WatchlistIndex | None = None,
-                 match_watchlist: bool = True) -> None:
+                 match_watchlist: bool = True, owns_pair: Callable[[str, str], bool] | None = None) -> None:
         self.config = config
+        self.owns_pair = owns_pair
         self.watchlist = watchlist if watchlist is not None else WatchlistIndex(config.matching)
         # Off for a second stage that only runs journey rules on reads already matched upstream.
         self.match_watchlist = match_watchlist
@@ -90,7 +91,7 @@ class PlateAnalytics:
         self.cloned = ClonedPlateRule(config.cloned, retention, self.reads) if config.cloned.enabled else None
         self.circling = CirclingRule(config.circling, retention, self.reads) if config.circling.enabled else None
         self.convoy = (
-            ConvoyRule(config.convoy, retention, is_watchlisted=self._is_listed, reads=self.reads)
+            ConvoyRule(config.convoy, retention, is_watchlisted=self._is_listed, reads=self.reads, owns_pair=owns_pair)
             if config.convoy.enabled
             else None
         )

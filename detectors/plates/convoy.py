@@ -42,7 +42,8 @@ def _t(s: Sighting) -> float:
 class ConvoyRule(ReadRule):
     """Per-partition convoy rule; order- and duplicate-tolerant, pruned by event time.
 
-    ``is_watchlisted(plate)`` raises the severity to ``high`` when either plate is listed.
+    ``is_watchlisted(plate)`` raises the severity to ``high`` when either plate is listed;
+    ``owns_pair(a, b)`` (default: all) limits which pairs this instance judges.
     The finding's subject is the sorted pair ``"A+B"``; ``first_evidence_id`` is the later read
     of the co-occurrence that first brings the pair to ``min_cameras`` distinct cameras within
     the window (a function of the reads, not of their arrival order).
@@ -60,8 +61,12 @@ class ConvoyRule(ReadRule):
         retention: RetentionConfig | None = None,
         is_watchlisted: Callable[[str], bool] | None = None,
         reads: RecentReads | None = None,
+        owns_pair: Callable[[str, str], bool] | None = None,
     ) -> None:
         self.config = config
+        # With the pairs routed by plate over several workers, each pair is judged only where all
+        # of its co-occurrences go (the worker of its first plate); elsewhere it is seen in part.
+        self._owns_pair = owns_pair
         lateness = (retention or RetentionConfig()).max_lateness_s
         self._is_watchlisted = is_watchlisted
         if reads is None:
@@ -110,7 +115,10 @@ class ConvoyRule(ReadRule):
             return []
         findings: list[Finding] = []
         history_of = self.reads.history
+        owns_pair = self._owns_pair
         for other in partners:
+            if owns_pair is not None and not owns_pair(s.plate, other):
+                continue
             other_history = history_of(other)
             if len(other_history) < min_cameras:
                 continue

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -187,14 +190,17 @@ def anpr_partitions(worker: WorkerProcess) -> set[int]:
             if s.name == "watchfloor_consumer_lag" and s.labels.get("topic") == "anpr.reads"}
 
 
-def test_with_plate_routing_two_workers_catch_a_clone_read_on_each(private_broker: EmbeddedBroker,
-                                                                   tmp_path: Path) -> None:
+@contextlib.contextmanager
+def two_routed_workers(broker: EmbeddedBroker, tmp_path: Path, **kafka: object
+                       ) -> Iterator[list[set[int]]]:
+    """Two workers with reads routed by plate, once they have split ``anpr.reads``: yields the
+    partitions each owns."""
     config = yaml.safe_load(TEST_CONFIG.read_text())
-    config["kafka"]["route_journeys_by_plate"] = True
+    config["kafka"].update(route_journeys_by_plate=True, **kafka)
     config_path = tmp_path / "routed.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    first = WorkerProcess(private_broker.bootstrap, tmp_path / "a.log", config=config_path).start()
-    second = WorkerProcess(private_broker.bootstrap, tmp_path / "b.log", config=config_path).start()
+    first = WorkerProcess(broker.bootstrap, tmp_path / "a.log", config=config_path).start()
+    second = WorkerProcess(broker.bootstrap, tmp_path / "b.log", config=config_path).start()
     try:
         first.wait_ready()
         second.wait_ready()
@@ -205,6 +211,15 @@ def test_with_plate_routing_two_workers_catch_a_clone_read_on_each(private_broke
             return all(owned) and not owned[0] & owned[1]
 
         wait_for(split, 60, "the two workers never split anpr.reads")
+        yield owned
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_with_plate_routing_two_workers_catch_a_clone_read_on_each(private_broker: EmbeddedBroker,
+                                                                   tmp_path: Path) -> None:
+    with two_routed_workers(private_broker, tmp_path) as owned:
         plate = listed_plates(1)[0].replace("R", "K")  # not on any watchlist: only the journey rule
         now = time.time()
         # Market (cam-a) then station (cam-c, ~2.5 km) 20 s apart: ~450 km/h. Each read goes to a
@@ -218,9 +233,26 @@ def test_with_plate_routing_two_workers_catch_a_clone_read_on_each(private_broke
         alert = alerts[-1]
         assert alert.rule == "cloned_plate"
         assert {e.camera_id for e in alert.evidence} == {"cam-a", "cam-c"}
-    finally:
-        first.stop()
-        second.stop()
+
+
+def test_with_pairs_routed_two_workers_catch_a_convoy_seen_on_each(private_broker: EmbeddedBroker,
+                                                                    tmp_path: Path) -> None:
+    with two_routed_workers(private_broker, tmp_path, route_convoy_by_pair=True) as owned:
+        lead, follower = (f"CV{uuid.uuid4().hex[:5].upper()}" for _ in range(2))
+        # Together at three cameras; cam-b's reads on a partition of the other worker than cam-a's
+        # and cam-c's, as a camera-keyed feed puts them: neither worker sees all three meetings.
+        t0 = time.time() - 200
+        for offset, camera, worker in ((0, "cam-a", 0), (50, "cam-b", 1), (200, "cam-c", 0)):
+            together = [read(lead, camera=camera, event_time=t0 + offset),
+                        read(follower, camera=camera, event_time=t0 + offset + 3)]
+            produce_to_partition(private_broker.bootstrap, "anpr.reads", min(owned[worker]), {"reads": together})
+        subject = "+".join(sorted((lead, follower)))
+        alerts = alerts_for(private_broker.bootstrap, subject, timeout=60,
+                            done=lambda found: any(a.rule == "convoy" for a in found))
+        convoys = {a.alert_id: a for a in alerts if a.rule == "convoy"}
+        assert len(convoys) == 1, "one convoy, raised once"
+        (convoy,) = convoys.values()
+        assert convoy.details["cameras"] == ["cam-a", "cam-b", "cam-c"]
 
 
 def produce_to_partition(bootstrap: str, topic: str, partition: int, value: dict[str, object]) -> None:
