@@ -5,7 +5,8 @@ a quick run). Every ANPR rule is on (watchlist with fuzzy matching, cloned plate
 convoy). The embedded broker and a real ``watchfloor worker`` process are used; the raw baseline
 is plain aiokafka consume + ``json.loads`` of the same messages, measured in the same run.
 Prints the figures and writes ``bench/results/anpr.json`` (``anpr-routed.json`` with
-``--route-by-plate``: the multi-worker set-up, reads through a second, plate-keyed stage).
+``--route-by-plate``: the multi-worker set-up, reads through a second, plate-keyed stage;
+``anpr-routed-pairs.json`` with ``--convoy-by-pair``: that, with convoy judged by plate too).
 
 Traffic model: 220 ANPR cameras over 20 sites (so ~11,000 cameras nationally ~ 50 of these
 benches), 200,000 distinct vehicles, 1 read in 200 is a watchlisted vehicle.
@@ -47,7 +48,7 @@ CAMERAS_PER_SITE = 11
 HIT_EVERY = 200
 
 
-def bench_config(path: Path, route_by_plate: bool = False) -> Path:
+def bench_config(path: Path, route_by_plate: bool = False, convoy_by_pair: bool = False) -> Path:
     rng = random.Random(7)
     sites, cameras = [], []
     for s in range(SITES):
@@ -57,7 +58,8 @@ def bench_config(path: Path, route_by_plate: bool = False) -> Path:
             cameras.append({"id": f"anpr-{s}-{c}", "name": f"Camera {s}/{c}", "site": f"site-{s}", "kind": "anpr",
                             "lat": lat + rng.uniform(-0.005, 0.005), "lon": lon + rng.uniform(-0.005, 0.005)})
     config = {"kafka": {"partitions": 4, "rebalance_timeout_s": 2, "max_message_bytes": 4 * 1_048_576,
-                        "route_journeys_by_plate": route_by_plate},
+                        "route_journeys_by_plate": route_by_plate,
+                        "route_convoy_by_pair": convoy_by_pair},
               "sites": sites, "cameras": cameras}
     path.write_text(yaml.safe_dump(config))
     return path
@@ -333,10 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency-batch", type=int, default=50, help="reads per message in the latency run")
     ap.add_argument("--route-by-plate", action="store_true",
                     help="kafka.route_journeys_by_plate on (the multi-worker set-up); writes anpr-routed.json")
+    ap.add_argument("--convoy-by-pair", action="store_true",
+                    help="kafka.route_convoy_by_pair on too (convoys across workers); writes anpr-routed-pairs.json")
     args = ap.parse_args(argv)
+    args.route_by_plate = args.route_by_plate or args.convoy_by_pair
 
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
-        config_path = bench_config(Path(tmp) / "bench.yaml", args.route_by_plate)
+        config_path = bench_config(Path(tmp) / "bench.yaml", args.route_by_plate, args.convoy_by_pair)
         config = load_config(config_path, env={"WATCHFLOOR_BOOTSTRAP": broker.bootstrap})
         asyncio.run(ensure_topics(config))
         cameras = [c.id for c in config.cameras]
@@ -413,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "route_journeys_by_plate": args.route_by_plate,
+        "route_convoy_by_pair": args.convoy_by_pair,
         "watchlist_entries": len(listed), "watchlist_load_s": round(load_s, 1),
         "batched": {"reads_per_message": args.batch, "worker_reads_per_s": round(batched_rate),
                     "raw_reads_per_s": round(raw_batched[0]), "ratio": round(batched_rate / raw_batched[0], 3),
@@ -435,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
         "worker_peak_rss_mb": round(rss), "rss_target": "<= 1024 MB",
         "worker_idle_cpu_share": round(idle, 3),
     }
-    out = ROOT / "bench" / "results" / ("anpr-routed.json" if args.route_by_plate else "anpr.json")
+    name = "anpr-routed-pairs" if args.convoy_by_pair else "anpr-routed" if args.route_by_plate else "anpr"
+    out = ROOT / "bench" / "results" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
