@@ -109,7 +109,7 @@ class AlertingConsumer(GroupConsumer):
                     del states[key]
                     gone, new_state = [*state["alerts"], *retired], None
                     snapshots += [ref for alert in state["alerts"].values() for ref in snapshot_refs(alert)]
-                else:  # closed alerts pushed out of the key's list by newer ones
+                else:  # alerts pushed out of the key's list by newer ones (see lifecycle._with_alert)
                     gone = expired_retired(state, wall, retention)
                     if not gone:
                         continue
