@@ -157,7 +157,9 @@ class AnprReadsConsumer(GroupConsumer):
         in smaller passes what a pass makes is still in the CPU cache at its next step.
         """
         await self._sync_partitions()
-        own = [record for record in records if not (self.takes_partners and is_partners(record))]
+        if not self.takes_partners:
+            return await self._handle(records, partners=False)
+        own = [record for record in records if not is_partners(record)]
         pending = await self._handle(own, partners=False)
         if len(own) < len(records):
             pending += await self._handle([record for record in records if is_partners(record)], partners=True)
