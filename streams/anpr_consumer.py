@@ -117,7 +117,7 @@ class AnprReadsConsumer(GroupConsumer):
         log.info("rebuilding ANPR rule state from %s partitions %s (up to %.0f s of reads before the last commit)",
                  topic, sorted(ends), self.pipeline.horizon_s)
         async for records in recent_records(self.config, topic, ends, self.pipeline.horizon_s, floors):
-            for partners in (False, True):
+            for partners in (False, True) if self.takes_partners else (False,):
                 reads: list[PlateReadRecord] = []
                 for record in records:
                     if (self.takes_partners and is_partners(record)) != partners:
