@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right, insort
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Iterator, Sequence
 
 from detectors.plates.sighting import Sighting
@@ -38,6 +38,19 @@ class _CameraRecent:
     def __init__(self) -> None:
         self.times: list[float] = []
         self.plates: list[str] = []  # parallel to times
+
+    def fold(self, arrived: list[Sighting]) -> None:
+        """Insert reads (in arrival order) into the time-sorted lists."""
+        times, plates = self.times, self.plates
+        for s in arrived:
+            t = s.t
+            if not times or times[-1] <= t:
+                times.append(t)
+                plates.append(s.plate)
+            else:
+                i = bisect_right(times, t)
+                times.insert(i, t)
+                plates.insert(i, s.plate)
 
 
 class RecentReads:
@@ -56,6 +69,10 @@ class RecentReads:
         # in collections with a few hundred thousand reads held.
         self._by_plate: dict[str, Sighting | list[Sighting]] = {}
         self._cameras: dict[str, _CameraRecent] = {}
+        # Reads not yet in their camera's sorted lists, by camera, in arrival order. Why: only the
+        # cameras the convoy rule asks about (a few percent of reads) need sorting; appending here
+        # is the whole per-read cost of the camera index, and the rest expires unsorted.
+        self._arrived: defaultdict[str, list[Sighting]] = defaultdict(list)
         # The sightings themselves, not (t, plate) tuples: they are not tracked by the cyclic GC,
         # and a tracked object per held read made collections cost ~1 us a read at 200k reads held.
         self._queue: deque[Sighting] = deque()
@@ -106,8 +123,9 @@ class RecentReads:
         not a call to ``add``.
         """
         hold = self._by_plate.setdefault
-        index = self._index
         queue, horizon = self._queue, self.horizon_s
+        # The camera index inline (see _index): this loop runs once per read.
+        arrived = self._arrived if self.camera_horizon_s is not None else None
         for i, s in enumerate(sightings):
             t = s.t
             if t < self.watermark - horizon:
@@ -119,7 +137,9 @@ class RecentReads:
                 hist = self._add_to_held(s, held)
                 if hist is None:
                     continue  # a duplicate
-            index(s)
+            queue.append(s)
+            if arrived is not None:
+                arrived[s.camera_id].append(s)
             if t > self.watermark:  # as in add: prune as the watermark moves, so histories match
                 self.watermark = t
                 if queue[0].t < t - horizon:
@@ -155,19 +175,13 @@ class RecentReads:
     def _index(self, s: Sighting) -> None:
         """Queue ``s`` for pruning and, if kept, index it by camera."""
         self._queue.append(s)
-        if self.camera_horizon_s is None:
-            return
-        cam = self._cameras.get(s.camera_id)
-        if cam is None:
-            cam = self._cameras[s.camera_id] = _CameraRecent()
-        times, t = cam.times, s.t
-        if not times or times[-1] <= t:
-            times.append(t)
-            cam.plates.append(s.plate)
-        else:
-            i = bisect_right(times, t)
-            times.insert(i, t)
-            cam.plates.insert(i, s.plate)
+        if self.camera_horizon_s is not None:
+            self._arrived[s.camera_id].append(s)
+
+    @property
+    def camera_index_size(self) -> int:
+        """Reads held in the camera index (sorted or not yet)."""
+        return sum(map(len, self._arrived.values())) + sum(len(cam.times) for cam in self._cameras.values())
 
     def history(self, plate: str) -> list[Sighting]:
         """The held sightings of ``plate``, sorted by event time (empty if none)."""
@@ -178,9 +192,14 @@ class RecentReads:
 
     def plates_at(self, camera_id: str, t: float, gap_s: float) -> tuple[list[float], list[str], int, int]:
         """Reads at ``camera_id`` within ``gap_s`` of ``t``: ``(times, plates, lo, hi)`` slice bounds."""
+        arrived = self._arrived.pop(camera_id, None)
         cam = self._cameras.get(camera_id)
         if cam is None:
-            return [], [], 0, 0
+            if arrived is None:
+                return [], [], 0, 0
+            cam = self._cameras[camera_id] = _CameraRecent()
+        if arrived is not None:
+            cam.fold(arrived)
         times = cam.times
         return times, cam.plates, bisect_left(times, t - gap_s), bisect_right(times, t + gap_s)
 
@@ -217,6 +236,14 @@ class RecentReads:
         # others (catching up) brings its cameras' reads minutes behind the watermark, in order.
         self._last_sweep = self.watermark
         cutoff = self.watermark - self.horizon_s
+        for cam_id, arrived in list(self._arrived.items()):  # reads nobody asked about yet, unsorted
+            cam = self._cameras.get(cam_id)
+            newest = max(max(arrived, key=_t).t, cam.times[-1] if cam is not None else -math.inf)
+            kept = [s for s in arrived if s.t >= newest - cam_horizon] if newest >= cutoff else []
+            if kept:
+                self._arrived[cam_id] = kept
+            else:
+                del self._arrived[cam_id]
         for cam_id in list(self._cameras):
             cam = self._cameras[cam_id]
             if cam.times[-1] < cutoff:  # nothing from this camera the rules still hold

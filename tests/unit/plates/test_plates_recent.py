@@ -58,3 +58,22 @@ def test_add_each_sees_what_add_sees_for_every_read_with_history(seed: int, late
     at_the_end = [_at(batched, f"c{k}", batched.watermark - 20) for k in range(5)]
     assert at_the_end == [_at(one_by_one, f"c{k}", batched.watermark - 20) for k in range(5)]
     assert any(at_the_end)
+
+
+@pytest.mark.parametrize("ask_every", [1, 50, 1000])
+def test_camera_index_lists_every_plate_read_within_the_gap(ask_every: int) -> None:
+    """However rarely a camera is asked about (its reads wait unsorted, some expire unsorted), the
+    index lists exactly the plates read there within the gap, late reads included."""
+    store = RecentReads(600.0, camera_horizon_s=90.0)  # a 30 s gap plus 60 s of lateness
+    stored: list[Sighting] = []
+    asked = 0
+    for i, s in enumerate(_reads(seed=5, late_by=60.0, n=6000)):
+        if store.add(s) is None:
+            continue  # a redelivery
+        stored.append(s)
+        if i % ask_every == 0:
+            asked += 1
+            want = sorted(x.plate for x in stored if x.camera_id == s.camera_id and abs(x.t - s.t) <= 30.0)
+            assert sorted(_at(store, s.camera_id, s.t)) == want, i
+    assert asked >= 6
+    assert store.camera_index_size < 400  # ~6000 reads over ~3.3 h: the index keeps minutes of them
