@@ -63,6 +63,13 @@ class KafkaConfig(Strict):
         default=3.0, gt=0, le=300, description="Short on the embedded broker: first join waits for all of it."
     )
     max_message_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    fetch_max_bytes: int = Field(
+        default=4 * 1_048_576, ge=65_536, le=256 * 1_048_576,
+        description="Most bytes a hot-path consumer (anpr, alerting) asks for per fetch, a quarter of it "
+        "per partition. Brokers still return a message bigger than this, whole. Fetches of a few MB are "
+        "handled while in the CPU cache and reuse their buffers; much larger ones are copied through "
+        "freshly mapped memory (page faults on every fetch).",
+    )
     fetch_max_wait_ms: int = Field(
         default=10, ge=1, le=30_000,
         description="Longest a consumer fetch may wait on the broker for data. The embedded broker holds "

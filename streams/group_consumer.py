@@ -161,8 +161,8 @@ class GroupConsumer:
         extra = {"partition_assignment_strategy": self.assignors} if self.assignors else {}
         consumer = AIOKafkaConsumer(
             **client_kwargs(self.config), group_id=self.group_id, enable_auto_commit=False,
-            auto_offset_reset="earliest", max_partition_fetch_bytes=4 * kafka.max_message_bytes,
-            fetch_max_bytes=16 * kafka.max_message_bytes, rebalance_timeout_ms=rebalance_ms,
+            auto_offset_reset="earliest", max_partition_fetch_bytes=kafka.fetch_max_bytes // 4,
+            fetch_max_bytes=kafka.fetch_max_bytes, rebalance_timeout_ms=rebalance_ms,
             session_timeout_ms=max(10_000, 2 * rebalance_ms), heartbeat_interval_ms=1000,
             fetch_max_wait_ms=kafka.fetch_max_wait_ms, **extra)
         producer = AIOKafkaProducer(**client_kwargs(self.config), linger_ms=self.linger_ms,
