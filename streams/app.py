@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from streams import metrics
 from streams.agents import alerting, anpr, scene, video
@@ -103,7 +103,8 @@ def create_app(config: WatchfloorConfig) -> tuple[faust.App, Runtime]:
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
         # aiohttp refuses a charset inside content_type=, so pass the exposition type as a header.
-        return web.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        names = request.rel_url.query.getall("name[]", [])
+        return web.bytes(metrics.exposition(names), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

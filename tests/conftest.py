@@ -81,8 +81,10 @@ class WorkerProcess:
             time.sleep(0.3)
         raise AssertionError(f"worker not ready within {timeout}s:\n{self.log_tail()}")
 
-    def metrics(self) -> str:
-        with urllib.request.urlopen(self.url("/metrics"), timeout=5) as response:
+    def metrics(self, *names: str) -> str:
+        """The worker's /metrics page; only the series ``names`` when given (``?name[]=``)."""
+        query = "&".join(f"name[]={name}" for name in names)
+        with urllib.request.urlopen(self.url(f"/metrics?{query}" if query else "/metrics"), timeout=5) as response:
             return str(response.read().decode())
 
     def metric_value(self, name: str, **labels: str) -> float:
@@ -90,7 +92,7 @@ class WorkerProcess:
         from prometheus_client.parser import text_string_to_metric_families
 
         total = 0.0
-        for family in text_string_to_metric_families(self.metrics()):
+        for family in text_string_to_metric_families(self.metrics(name)):
             for sample in family.samples:
                 if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                     total += sample.value

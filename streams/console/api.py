@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.alerts import Alert
@@ -28,6 +28,7 @@ from streams.console.auth import SESSION_COOKIE, Authenticator, Principal
 from streams.console.config import ConsoleConfig, Role
 from streams.console.materialiser import AlertFilter, AlertView, Materialiser
 from streams.console.metrics import ConsoleMetrics
+from streams.metrics import exposition
 from streams.snapshots import SNAPSHOT_TYPES, resolve_snapshot, snapshot_dir
 
 log = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 @route("GET", "/metrics", None)
 async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[METRICS].registry)
+    body = exposition(request.query.getall("name[]", []), request.app[METRICS].registry)
     # aiohttp refuses a charset inside content_type=, so pass the exposition type as a header.
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

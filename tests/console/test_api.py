@@ -382,6 +382,11 @@ async def test_health_ready_and_metrics(console: ConsoleServer, kafka_config: Wa
     assert re.search(r"^watchfloor_console_alerts_materialised_total [1-9]", body, re.M)
     assert re.search(r'^watchfloor_console_open_alerts\{severity="critical"\} [1-9]', body, re.M)
     assert "watchfloor_console_sse_clients" in body
+    # A scraper may ask for some families only, as from prometheus-client's own server.
+    status, text = await call(console, "GET", "/metrics?name[]=watchfloor_console_open_alerts")
+    only = text.decode()
+    assert status == 200 and re.search(r'^watchfloor_console_open_alerts\{severity="critical"\} [1-9]', only, re.M)
+    assert "watchfloor_console_alerts_materialised_total" not in only
 
 
 def test_roles_are_ordered() -> None:
