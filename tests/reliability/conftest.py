@@ -40,6 +40,15 @@ def listed_plates(count: int) -> list[str]:
     return [f"R{tag}{i:04d}" for i in range(count)]
 
 
+def config_with(path: Path, **sections: dict[str, Any]) -> Path:
+    """The test config with ``sections`` merged in (key by key), written to ``path``."""
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    for name, values in sections.items():
+        config.setdefault(name, {}).update(values)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def add_to_watchlist(bootstrap: str, plates: list[str]) -> None:
     now = time.time()
     produce(bootstrap, "watchlist", [
@@ -64,11 +73,8 @@ class ConsoleProcess:
     """A real ``watchfloor console`` with an API token user, reading the same broker."""
 
     def __init__(self, bootstrap: str, workdir: Path) -> None:
-        config = yaml.safe_load(TEST_CONFIG.read_text())
-        config["console"] = {"users": [{"username": "ops", "role": "supervisor",
-                                        "token_hashes": [hash_token(CONSOLE_TOKEN)]}]}
-        self.config_path = workdir / "console.yaml"
-        self.config_path.write_text(yaml.safe_dump(config))
+        self.config_path = config_with(workdir / "console.yaml", console={"users": [
+            {"username": "ops", "role": "supervisor", "token_hashes": [hash_token(CONSOLE_TOKEN)]}]})
         self.port = find_free_port()
         env = {**os.environ, "WATCHFLOOR_BOOTSTRAP": bootstrap, "WATCHFLOOR_CONFIG": str(self.config_path),
                "WATCHFLOOR_CONSOLE_SECRET": "reliability"}

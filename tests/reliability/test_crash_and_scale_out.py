@@ -11,17 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams.broker import EmbeddedBroker
 from streams.topics import APP_ID
-from tests.conftest import TEST_CONFIG, WorkerProcess
+from tests.conftest import WorkerProcess
 from tests.integration.kafka_helpers import alerts_for, produce, produce_json, read
 from tests.integration.test_alert_lifecycle import send_action
 from tests.reliability.conftest import (
     ConsoleProcess,
     add_to_watchlist,
+    config_with,
     listed_plates,
     replay_messages,
     wait_for,
@@ -134,10 +134,7 @@ def test_a_clone_read_either_side_of_a_restart_is_caught(private_broker: Embedde
                                                          routed: bool) -> None:
     bootstrap = private_broker.bootstrap
     plate = listed_plates(1)[0].replace("R", "C")  # not on any watchlist: only the journey rule can see it
-    config = yaml.safe_load(TEST_CONFIG.read_text())
-    config["kafka"]["route_journeys_by_plate"] = routed
-    config_path = tmp_path / "config.yaml"
-    config_path.write_text(yaml.safe_dump(config))
+    config_path = config_with(tmp_path / "config.yaml", kafka={"route_journeys_by_plate": routed})
     # Routed, the cloned-plate rule runs on the plate-keyed stage: that is the state to rebuild.
     topic, group = ("anpr.sightings", f"{APP_ID}-anpr-journeys") if routed else ("anpr.reads", f"{APP_ID}-anpr")
     now = time.time()
@@ -195,10 +192,7 @@ def two_routed_workers(broker: EmbeddedBroker, tmp_path: Path, **kafka: object
                        ) -> Iterator[list[set[int]]]:
     """Two workers with reads routed by plate, once they have split ``anpr.reads``: yields the
     partitions each owns."""
-    config = yaml.safe_load(TEST_CONFIG.read_text())
-    config["kafka"].update(route_journeys_by_plate=True, **kafka)
-    config_path = tmp_path / "routed.yaml"
-    config_path.write_text(yaml.safe_dump(config))
+    config_path = config_with(tmp_path / "routed.yaml", kafka={"route_journeys_by_plate": True, **kafka})
     first = WorkerProcess(broker.bootstrap, tmp_path / "a.log", config=config_path).start()
     second = WorkerProcess(broker.bootstrap, tmp_path / "b.log", config=config_path).start()
     try:

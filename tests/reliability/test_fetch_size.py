@@ -6,24 +6,21 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from streams.broker import EmbeddedBroker
-from tests.conftest import TEST_CONFIG, WorkerProcess
+from tests.conftest import WorkerProcess
 from tests.integration.kafka_helpers import alerts_for, produce_json, read
 from tests.integration.test_anpr_flow import watchlist
-from tests.reliability.conftest import listed_plates, wait_for
+from tests.reliability.conftest import config_with, listed_plates, wait_for
 
 pytestmark = pytest.mark.integration
 
 
 def test_batches_larger_than_the_fetch_size_are_all_read(private_broker: EmbeddedBroker, tmp_path: Path) -> None:
     bootstrap = private_broker.bootstrap
-    config = yaml.safe_load(TEST_CONFIG.read_text())
-    config["kafka"]["max_message_bytes"] = 1_048_576
-    config["kafka"]["fetch_max_bytes"] = 65_536  # the least allowed: 16 KB a partition
-    config_path = tmp_path / "config.yaml"
-    config_path.write_text(yaml.safe_dump(config))
+    # fetch_max_bytes at the least allowed: 16 KB a partition.
+    config_path = config_with(tmp_path / "config.yaml", kafka={"max_message_bytes": 1_048_576,
+                                                                    "fetch_max_bytes": 65_536})
     plate = listed_plates(1)[0]
     watchlist(bootstrap, plate)
     worker = WorkerProcess(bootstrap, tmp_path / "worker.log", config=config_path).start()

@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from streams.broker import EmbeddedBroker
-from tests.conftest import TEST_CONFIG, WorkerProcess
+from tests.conftest import WorkerProcess
 from tests.integration.kafka_helpers import alerts_for, consume_until, produce_json, read
 from tests.integration.test_alert_lifecycle import send_action
-from tests.reliability.conftest import ConsoleProcess, add_to_watchlist, listed_plates, wait_for
+from tests.reliability.conftest import ConsoleProcess, add_to_watchlist, config_with, listed_plates, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -23,10 +22,7 @@ RETENTION_S = 4.0
 def test_resolved_alerts_are_deleted_after_retention_and_open_ones_stay(private_broker: EmbeddedBroker,
                                                                          tmp_path: Path) -> None:
     bootstrap = private_broker.bootstrap
-    config = yaml.safe_load(TEST_CONFIG.read_text())
-    config.setdefault("alerting", {})["closed_alert_retention_s"] = RETENTION_S
-    config_path = tmp_path / "retention.yaml"
-    config_path.write_text(yaml.safe_dump(config))
+    config_path = config_with(tmp_path / "retention.yaml", alerting={"closed_alert_retention_s": RETENTION_S})
     closed_plate, open_plate = listed_plates(2)
     add_to_watchlist(bootstrap, [closed_plate, open_plate])
     console = ConsoleProcess(bootstrap, tmp_path)
