@@ -10,10 +10,10 @@ import base64
 import json
 import time
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from schemas.adapters.openalpr import AdapterError, openalpr_to_reads
 from schemas.anpr import (
@@ -29,6 +29,8 @@ from schemas.deadletter import DeadLetter, DeadLetterReason
 
 #: Bytes of an oversize message kept in its dead letter (enough to identify the sender).
 OVERSIZE_SAMPLE_BYTES = 4096
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class Rejected(Exception):
@@ -67,11 +69,25 @@ def load_json(raw: bytes | None, max_bytes: int) -> Any:
         raise Rejected("undecodable", "JSON nested too deeply") from None
 
 
-def validate(model: type[WireModel], data: Any) -> WireModel:
+def validate(model: type[Model], data: Any) -> Model:
     try:
         return model.model_validate(data)
     except ValidationError as error:
         raise Rejected("schema_violation", f"{model.__name__}: {describe_validation_error(error)}") from None
+
+
+def decode_model(model: type[Model], raw: bytes | None, max_bytes: int) -> Model:
+    """``validate(model, load_json(raw, max_bytes))``, in one pass from bytes when the message is good.
+
+    Why: pydantic-core parses and validates a good message in about a third of the time of
+    ``json.loads`` plus ``model_validate``; a bad one takes the slow path, whose error says what is wrong.
+    """
+    if raw is not None and len(raw) <= max_bytes:
+        try:
+            return model.model_validate_json(raw)
+        except ValidationError:
+            pass
+    return validate(model, load_json(raw, max_bytes))
 
 
 def decode_plate_reads(raw: bytes | None, max_bytes: int) -> tuple[list[PlateReadRecord], list[tuple[int, Rejected]]]:

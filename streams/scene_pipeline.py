@@ -28,9 +28,7 @@ def decode_detections(data: Any) -> list[DetectionFrame]:
             return [deepstream_to_frame(data)]
     except AdapterError as error:
         raise Rejected("schema_violation", f"DeepStream message: {error}") from None
-    frame = validate(DetectionFrame, data)  # type: ignore[arg-type]
-    assert isinstance(frame, DetectionFrame)
-    return [frame]
+    return [validate(DetectionFrame, data)]
 
 
 def scene_frame(frame: DetectionFrame) -> SceneFrame:

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from streams.codecs import Rejected, decode_plate_reads, load_json
+from schemas.alerts import AlertAction
+from streams.codecs import Rejected, decode_model, decode_plate_reads, load_json
 
 GOOD = {"read_id": "r1", "plate": "AB12CDE", "confidence": 0.9, "camera_id": "c", "event_time": 1.7e9}
 
@@ -81,3 +82,29 @@ def test_reads_the_fast_path_declines_but_the_model_accepts_are_kept() -> None:
     (single,), _ = decode_plate_reads(encode(lax), 10_000)
     good, bad = decode_plate_reads(encode({"reads": [lax, GOOD | {"read_id": "r2"}]}), 10_000)
     assert single.lane == 1 and [r.read_id for r in good] == ["r1", "r2"] and bad == []
+
+
+ACTION = {"action_id": "a1", "alert_id": "al-1", "action": "resolve", "by": "ops", "at": 1.7e9, "reason": "done"}
+
+
+@pytest.mark.parametrize("action", [ACTION, ACTION | {"by": "  ops  "}, ACTION | {"at": 1_700_000_000}])
+def test_decode_model_from_bytes_agrees_with_the_model(action: dict[str, object]) -> None:
+    assert decode_model(AlertAction, encode(action), 10_000) == AlertAction.model_validate(action)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason", "message"),
+    [
+        (None, "undecodable", "null value"),
+        (b'{"action_id": ', "undecodable", "not JSON"),
+        (b"\xff", "undecodable", "not UTF-8"),
+        (encode(ACTION), "oversize", "exceeds the limit of 10"),
+        (encode(ACTION | {"action": "explode"}), "schema_violation", "AlertAction: action: Input should be"),
+        (encode(ACTION | {"extra": 1}), "schema_violation", "extra: unknown field"),
+    ],
+)
+def test_decode_model_rejects_with_the_reason(raw: bytes | None, reason: str, message: str) -> None:
+    with pytest.raises(Rejected) as raised:
+        decode_model(AlertAction, raw, 10 if reason == "oversize" else 10_000)
+    assert raised.value.reason == reason
+    assert message in raised.value.error
