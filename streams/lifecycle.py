@@ -178,6 +178,10 @@ def apply_action(state: dict[str, Any] | None, action: AlertAction, now: float) 
     allow, or on an alert this key does not know, is reported with the reason.
     """
     if not state or action.alert_id not in state["alerts"]:
+        if state and action.alert_id in state.get("retired", {}):
+            return Outcome(state, None, "unknown_alert", (
+                f"alert {action.alert_id} is archived and can no longer change: newer alerts of the same rule "
+                "and subject pushed it out of the key's state; act on the newest one"))
         return Outcome(state, None, "unknown_alert", f"no alert {action.alert_id} under this key")
     alert = Alert.model_validate(state["alerts"][action.alert_id])
     if any(entry.action_id == action.action_id for entry in alert.history):

@@ -194,3 +194,7 @@ def test_a_key_stays_bounded_where_nobody_closes_alerts() -> None:
     alerts, retired = state["alerts"], state["retired"]
     assert isinstance(alerts, dict) and isinstance(retired, dict)
     assert list(alerts) == ids[3:] and list(retired) == ids[:3]  # the oldest open ones retire, to be deleted in time
+    # Acting on one says why it cannot change, not that there is no such alert.
+    late = apply_action(state, action(ids[0], "resolve", reason="done"), 1e5)
+    assert late.kind == "unknown_alert" and late.alert is None and late.state is state
+    assert late.error is not None and "archived" in late.error
