@@ -135,7 +135,7 @@ def main() -> int:
     print(f"raw json.loads + json.dumps of the same messages: {raw_us:.1f} us; ratio {raw_us / total_us:.2f}")
     results = {
         "benchmark": "alerting",
-        "command": "python bench/alerting.py " + " ".join(sys.argv[1:]),
+        "command": " ".join(["python bench/alerting.py", *sys.argv[1:]]),
         "machine": f"{platform.machine()} {platform.python_implementation()} {platform.python_version()}",
         "candidates": len(raw),
         "subjects": args.subjects,
