@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from schemas.alerts import AlertAction, AlertCandidate, Evidence, alert_id_for
+from streams.agents.alerting import STATE_CODEC, STATE_DECODER
 from streams.lifecycle import (
     ALERTS_PER_KEY,
     EVIDENCE_ON_ALERT,
@@ -198,3 +199,26 @@ def test_a_key_stays_bounded_where_nobody_closes_alerts() -> None:
     late = apply_action(state, action(ids[0], "resolve", reason="done"), 1e5)
     assert late.kind == "unknown_alert" and late.alert is None and late.state is state
     assert late.error is not None and "archived" in late.error
+
+
+def test_a_state_read_back_from_its_topic_gives_the_same_outcomes_as_the_one_in_memory() -> None:
+    """The worker keeps states in memory and reloads them from ``alerts.state`` (as its codec
+    wrote them) after a restart: either way, every candidate and action has the same outcome."""
+    in_memory: dict[str, object] | None = None
+    reloaded: dict[str, object] | None = None
+    steps: list[AlertCandidate | AlertAction] = [candidate(f"r{n}", 100.0 + 10 * n, snapshot=f"r{n}.jpg")
+                                                 for n in range(EVIDENCE_ON_ALERT + 3)]
+    first_id = alert_id_for("watchlist_hit", "AB12CDE", "r0")
+    steps += [candidate("r12", 220.0),  # redelivered
+              action(first_id, "assign", assignee="op2"), candidate("r50", 600.0),
+              action(first_id, "resolve", action_id="res", reason="stopped"), candidate("r60", 2000.0)]
+    for n, step in enumerate(steps):
+        now = 1000.0 + n
+        if isinstance(step, AlertCandidate):
+            ours, theirs = apply_candidate(in_memory, step, now, 300), apply_candidate(reloaded, step, now, 300)
+        else:
+            ours, theirs = apply_action(in_memory, step, now), apply_action(reloaded, step, now)
+        assert (ours.kind, ours.alert, ours.state) == (theirs.kind, theirs.alert, theirs.state), f"step {n}"
+        in_memory, reloaded = ours.state, STATE_DECODER.decode(STATE_CODEC.encode(ours.state))
+    assert current_alert(in_memory) == current_alert(reloaded)
+    assert current_alert(in_memory) is not None and current_alert(in_memory).count == 1  # type: ignore[union-attr]
