@@ -92,8 +92,15 @@ def test_two_workers_split_partitions_and_one_takes_over_when_the_other_dies(
         produce(private_broker.bootstrap, "anpr.reads", replay_messages(hits, READS, batch=20))
         wait_for(lambda: processed(first) + processed(second) >= READS * 0.2, 120, "no progress")
         second.stop(kill=True)
-        wait_for(lambda: len(console.alerts("watchlist_hit")) >= HITS, 180,
-                 "the surviving worker did not complete the replay")
+        try:
+            wait_for(lambda: len(console.alerts("watchlist_hit")) >= HITS, 180,
+                     "the surviving worker did not complete the replay")
+        except AssertionError as failure:  # where it stopped: reads, candidates or alerts
+            counts = first.metrics("watchfloor_messages_produced_total", "watchfloor_messages_consumed_total")
+            raise AssertionError(f"{failure}: {processed(first):.0f} of {READS} reads processed, "
+                                 f"{len(console.alerts('watchlist_hit'))} of {HITS} alerts; "
+                                 + "; ".join(line for line in counts.splitlines() if not line.startswith("#"))
+                                 ) from None
         alerts = console.alerts("watchlist_hit")
         assert sorted(a["subject"] for a in alerts) == sorted(hits)
         assert first.process is not None and first.process.poll() is None
