@@ -26,7 +26,7 @@ from streams.config import WatchfloorConfig
 from streams.console.actions import ActionPublisher, ActionRejected, OperatorAction, build_action
 from streams.console.auth import SESSION_COOKIE, Authenticator, Principal
 from streams.console.config import ConsoleConfig, Role
-from streams.console.materialiser import AlertFilter, AlertView, Materialiser
+from streams.console.materialiser import ActionRejection, AlertFilter, AlertView, Materialiser
 from streams.console.metrics import ConsoleMetrics
 from streams.metrics import exposition
 from streams.snapshots import SNAPSHOT_TYPES, resolve_snapshot, snapshot_dir
@@ -79,6 +79,16 @@ class ActionAccepted(BaseModel):
     alert_id: str
     action: OperatorAction
     status: Literal["published"] = "published"
+
+
+class ActionOutcome(BaseModel):
+    """What became of an action: ``pending`` until the alerting agent applied it (the alert's history
+    has it) or refused it (``reason`` says why, e.g. a colleague resolved the alert first)."""
+
+    action_id: str
+    alert_id: str
+    status: Literal["pending", "applied", "rejected"]
+    reason: str | None = None
 
 
 class WatchlistAddRequest(BaseModel):
@@ -301,9 +311,25 @@ async def act(request: web.Request) -> web.Response:
         log.warning("could not publish action %s: %s", action.action_id, error)
         raise _error(503, "Kafka is not reachable; the action was not recorded, try again") from None
     request.app[METRICS].actions.labels(action.action).inc()
+    request.app[VIEW].action_sent(action)
     log.info("action %s %s on %s by %s", action.action_id, action.action, alert.alert_id, principal.username)
     accepted = ActionAccepted(action_id=action.action_id, alert_id=alert.alert_id, action=body.action)
-    return web.json_response(accepted.model_dump(), status=202)
+    return web.json_response(accepted.model_dump(), status=202,
+                             headers={"Location": f"/api/actions/{action.action_id}"})
+
+
+@route("GET", "/api/actions/{action_id}", "operator")
+async def action_outcome(request: web.Request) -> web.Response:
+    """Whether an action was applied or refused: an API client's answer to the 202 of ``act``."""
+    view = request.app[VIEW]
+    found = view.action_status(request.match_info["action_id"])
+    # Only about alerts the caller may see: a covert alert's actions do not leak its existence.
+    if found is None or view.get(_me(request), found[1]) is None:
+        raise _error(404, "no such action (or sent to another console and not refused)")
+    status, alert_id, rejection = found
+    outcome = ActionOutcome(action_id=request.match_info["action_id"], alert_id=alert_id, status=status,
+                            reason=rejection.reason if rejection else None)
+    return web.json_response(outcome.model_dump(exclude_none=True))
 
 
 @route("GET", "/api/alerts/{alert_id}/evidence/{index}/snapshot", "viewer")
@@ -325,7 +351,8 @@ async def snapshot(request: web.Request) -> web.FileResponse:
 
 @route("GET", "/api/alerts/stream", "viewer")
 async def stream(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: ``snapshot`` (the current list), then ``alert`` / ``remove`` per update."""
+    """Server-sent events: ``snapshot`` (the current list), then ``alert`` / ``remove`` per update,
+    and ``action_rejected`` when the alerting agent refused one of this user's actions."""
     principal = _me(request)
     where = _filter(request)
     view = request.app[VIEW]
@@ -349,7 +376,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 chunks.append(subscriber.queue.get_nowait())
             out = bytearray()
             for item in chunks:
-                if where.matches(item):
+                if isinstance(item, ActionRejection):
+                    out += _sse("action_rejected", {"action_id": item.action_id, "alert_id": item.alert_id,
+                                                    "action": item.action, "reason": item.reason})
+                elif where.matches(item):
                     out += _sse("alert", _dump(item))
                 else:  # it left the filter (e.g. acknowledged while showing only new ones)
                     out += _sse("remove", {"alert_id": item.alert_id})

@@ -3,30 +3,58 @@
 Each console reads the compacted topic from the beginning with a group-less consumer over all
 partitions (no consumer group: every console needs every alert, and any number may run). It is
 ready once it reached the end offsets it saw at start-up. Live clients subscribe to updates.
+
+The same consumer follows ``deadletter`` from the console's start, for the operator actions the
+alerting agent refused (say, an acknowledge that crossed a colleague's resolve): the operator who
+acted is told why on the live feed, instead of seeing nothing happen.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
-from schemas.alerts import Alert
+from schemas.alerts import Alert, AlertAction
+from schemas.deadletter import DeadLetter
 from streams.config import WatchfloorConfig
 from streams.console.auth import Principal
 from streams.console.metrics import ConsoleMetrics
 from streams.kafka import client_kwargs
-from streams.topics import ALERTS, ensure_topics
+from streams.topics import ALERT_ACTIONS, ALERTS, DEADLETTER, ensure_topics
 
 log = logging.getLogger(__name__)
 
 OPEN_STATUSES = ("new", "acknowledged")
+#: Actions remembered for ``GET /api/actions/{id}`` (sent by this console, refused by the agent):
+#: an operator checks on an action seconds after it, so the newest few thousand are plenty.
+ACTIONS_REMEMBERED = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRejection:
+    """An action the alerting agent refused, as its dead letter tells it."""
+
+    action_id: str
+    alert_id: str
+    action: str
+    by: str
+    reason: str
+    at: float
+
+
+ActionStatus = Literal["pending", "applied", "rejected"]
+Remembered = TypeVar("Remembered")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,18 +87,22 @@ def can_see(principal: Principal, alert: Alert) -> bool:
 
 
 class Subscriber:
-    """One live-feed client: a bounded queue of alerts; overflowing marks it for disconnection."""
+    """One live-feed client: a bounded queue of updates; overflowing marks it for disconnection."""
 
     def __init__(self, principal: Principal, size: int) -> None:
         self.principal = principal
-        self.queue: asyncio.Queue[Alert] = asyncio.Queue(maxsize=size)
+        self.queue: asyncio.Queue[Alert | ActionRejection] = asyncio.Queue(maxsize=size)
         self.overflowed = asyncio.Event()
 
-    def offer(self, alert: Alert) -> None:
-        if not can_see(self.principal, alert):
+    def offer(self, item: Alert | ActionRejection) -> None:
+        """Queue an alert the client may see, or a refusal of one of its own user's actions."""
+        if isinstance(item, ActionRejection):
+            if item.by != self.principal.username:
+                return
+        elif not can_see(self.principal, item):
             return
         try:
-            self.queue.put_nowait(alert)
+            self.queue.put_nowait(item)
         except asyncio.QueueFull:
             self.overflowed.set()  # the client reconnects and gets a fresh snapshot
 
@@ -83,6 +115,10 @@ class AlertView:
         self.metrics = metrics
         self.sse_queue = sse_queue
         self.subscribers: set[Subscriber] = set()
+        self.sent: OrderedDict[str, str] = OrderedDict()
+        """alert id by action id, of actions this console published (newest last)."""
+        self.rejected: OrderedDict[str, ActionRejection] = OrderedDict()
+        """Refused actions by action id, whichever console sent them (newest last)."""
 
     def apply(self, alert: Alert) -> None:
         previous = self.alerts.get(alert.alert_id)
@@ -101,6 +137,32 @@ class AlertView:
         previous = self.alerts.pop(alert_id, None)
         if previous is not None and previous.status in OPEN_STATUSES:
             self.metrics.open_alerts.labels(previous.severity).dec()
+
+    def action_sent(self, action: AlertAction) -> None:
+        _remember(self.sent, action.action_id, action.alert_id)
+
+    def reject(self, rejection: ActionRejection) -> None:
+        """Record a refused action and tell its user's live feeds."""
+        _remember(self.rejected, rejection.action_id, rejection)
+        self.metrics.actions_rejected.inc()
+        for subscriber in self.subscribers:
+            subscriber.offer(rejection)
+
+    def action_status(self, action_id: str) -> tuple[ActionStatus, str, ActionRejection | None] | None:
+        """``(status, alert id, rejection)`` of an action; None if this console knows nothing of it.
+
+        Applied once the alert's history has it (the agent republished the alert), rejected once its
+        dead letter arrived, pending until either.
+        """
+        rejection = self.rejected.get(action_id)
+        if rejection is not None:
+            return "rejected", rejection.alert_id, rejection
+        alert_id = self.sent.get(action_id)
+        if alert_id is None:
+            return None
+        alert = self.alerts.get(alert_id)
+        applied = alert is not None and any(entry.action_id == action_id for entry in alert.history)
+        return ("applied" if applied else "pending"), alert_id, None
 
     def visible(self, principal: Principal, where: AlertFilter = AlertFilter(),
                 limit: int | None = None) -> list[Alert]:
@@ -124,8 +186,38 @@ class AlertView:
         self.metrics.sse_clients.set(len(self.subscribers))
 
 
+def _remember(store: OrderedDict[str, Remembered], key: str, value: Remembered) -> None:
+    store[key] = value
+    if len(store) > ACTIONS_REMEMBERED:
+        store.popitem(last=False)
+
+
+def rejection_of(dead_letter: DeadLetter) -> ActionRejection | None:
+    """The refused action a dead letter carries, or None (another topic's, or not an action at all).
+
+    >>> action = AlertAction(action_id="act-1", alert_id="al-1", action="acknowledge", by="ann", at=1.0)
+    >>> letter = DeadLetter(reason="unprocessable", error="cannot acknowledge an alert that is resolved",
+    ...     source_topic="alerts.actions", partition=0, offset=7, rejected_at=2.0, value_size=0,
+    ...     value_b64=base64.b64encode(action.model_dump_json().encode()).decode())
+    >>> rejection_of(letter)
+    ActionRejection(action_id='act-1', alert_id='al-1', action='acknowledge', by='ann', reason='cannot \
+acknowledge an alert that is resolved', at=2.0)
+    """
+    if dead_letter.source_topic != ALERT_ACTIONS:
+        return None
+    try:
+        action = AlertAction.model_validate_json(base64.b64decode(dead_letter.value_b64, validate=True))
+    except (ValidationError, binascii.Error, ValueError):
+        return None  # not an action (it was dead-lettered for that): nobody to tell
+    return ActionRejection(action.action_id, action.alert_id, action.action, action.by, dead_letter.error,
+                           dead_letter.rejected_at)
+
+
 class Materialiser:
-    """Follows ``alerts`` into an ``AlertView`` for the life of the console; never crash-loops."""
+    """Follows ``alerts`` into an ``AlertView`` for the life of the console; never crash-loops.
+
+    Also follows ``deadletter`` from where it stood at the console's first start, for refused actions.
+    """
 
     def __init__(self, config: WatchfloorConfig, view: AlertView, metrics: ConsoleMetrics) -> None:
         self.config = config
@@ -134,7 +226,7 @@ class Materialiser:
         self.ready = asyncio.Event()
         self.connected = False
         self.caught_up_in_s: float | None = None
-        self._positions: dict[int, int] = {}
+        self._positions: dict[TopicPartition, int] = {}
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -170,13 +262,14 @@ class Materialiser:
                                     fetch_max_bytes=16 * 1_048_576)
         await consumer.start()
         try:
-            numbers = sorted(consumer.partitions_for_topic(ALERTS) or ())
-            if not numbers:
-                raise RuntimeError(f"topic {ALERTS} has no partitions yet")
-            partitions = [TopicPartition(ALERTS, p) for p in numbers]
-            consumer.assign(partitions)
-            end = await consumer.end_offsets(partitions)
-            await self._seek(consumer, partitions, end)
+            partitions, letters = (
+                [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+                for topic in (ALERTS, DEADLETTER))
+            if not partitions or not letters:
+                raise RuntimeError(f"topics {ALERTS} and {DEADLETTER} have no partitions yet")
+            consumer.assign(partitions + letters)
+            end = await consumer.end_offsets(partitions + letters)
+            await self._seek(consumer, partitions, letters, end)
             self.connected = True
             log.info("console following %s (%d partitions) on %s", ALERTS, len(partitions),
                      self.config.kafka.bootstrap)
@@ -186,8 +279,11 @@ class Materialiser:
                     self._mark_ready(started)
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                 for tp, records in batches.items():
-                    self._apply_records(records)
-                    self._positions[tp.partition] = records[-1].offset + 1
+                    if tp.topic == DEADLETTER:
+                        self._apply_dead_letters(records)
+                    else:
+                        self._apply_records(records)
+                    self._positions[tp] = records[-1].offset + 1
                 for tp in list(pending):
                     # Compaction may have removed the tail: the position, not the last offset, decides.
                     if await consumer.position(tp) >= end[tp]:
@@ -197,17 +293,28 @@ class Materialiser:
                 await consumer.stop()
 
     async def _seek(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition],
-                    end: dict[TopicPartition, int]) -> None:
-        """Resume where we were after a reconnect; start over if the topic was reset (broker restart)."""
-        reset = any(self._positions.get(tp.partition, 0) > end[tp] for tp in partitions)
+                    letters: list[TopicPartition], end: dict[TopicPartition, int]) -> None:
+        """Resume where we were after a reconnect; start over if the topic was reset (broker restart).
+
+        ``alerts`` from the beginning the first time; ``deadletter`` from its end (refusals of
+        actions sent before this console started have nobody waiting for them here).
+        """
+        positions = self._positions
+        reset = any(positions.get(tp, 0) > end[tp] for tp in partitions)
         if reset:
             log.warning("topic %s is behind this console's view (broker restarted?): rebuilding", ALERTS)
-            self._positions.clear()
+            for tp in partitions:
+                positions.pop(tp, None)
             for alert_id in list(self.view.alerts):
                 self.view.remove(alert_id)
-        for tp in partitions:
-            if tp.partition in self._positions:
-                consumer.seek(tp, self._positions[tp.partition])
+        for tp in letters:
+            if positions.get(tp, 0) > end[tp]:
+                positions[tp] = end[tp]  # the topic was reset too: go on from its new end
+        for tp in partitions + letters:
+            if tp in positions:
+                consumer.seek(tp, positions[tp])
+            elif tp.topic == DEADLETTER:
+                consumer.seek(tp, end[tp])
             else:
                 await consumer.seek_to_beginning(tp)
 
@@ -229,6 +336,21 @@ class Materialiser:
             self.metrics.materialised.inc()
             self.view.apply(alert)
         self.metrics.alerts.set(len(self.view.alerts))
+
+    def _apply_dead_letters(self, records: Iterable[object]) -> None:
+        for record in records:
+            value = getattr(record, "value", None)
+            # Most dead letters are bad camera or plate messages: skip them without parsing.
+            if value is None or ALERT_ACTIONS.encode() not in value:
+                continue
+            try:
+                rejection = rejection_of(DeadLetter.model_validate_json(value))
+            except ValidationError:
+                continue  # not ours to judge: only the refused actions matter here
+            if rejection is not None:
+                log.info("action %s (%s on %s by %s) was refused: %s", rejection.action_id, rejection.action,
+                         rejection.alert_id, rejection.by, rejection.reason)
+                self.view.reject(rejection)
 
     def _mark_ready(self, started: float) -> None:
         self.caught_up_in_s = time.monotonic() - started

@@ -20,6 +20,9 @@ class ConsoleMetrics:
                                    "Live clients dropped for falling behind.", registry=self.registry)
         self.actions = Counter("watchfloor_console_actions", "Operator actions published.", ["action"],
                                registry=self.registry)
+        self.actions_rejected = Counter("watchfloor_console_actions_rejected",
+                                        "Operator actions the alerting agent refused (from deadletter).",
+                                        registry=self.registry)
         self.ready = Gauge("watchfloor_console_ready", "1 once caught up with the alerts topic.",
                            registry=self.registry)
         self.unreadable = Counter("watchfloor_console_unreadable_alerts",

@@ -12,7 +12,7 @@ from pydantic.json_schema import models_json_schema
 
 from schemas.alerts import Alert
 from schemas.watchlist import WatchlistEntry
-from streams.console.api import ActionAccepted, ActionRequest, LoginRequest, Me, WatchlistAddRequest
+from streams.console.api import ActionAccepted, ActionOutcome, ActionRequest, LoginRequest, Me, WatchlistAddRequest
 
 REF = "#/components/schemas/{model}"
 
@@ -43,7 +43,8 @@ ALERT_ID = {"name": "alert_id", "in": "path", "required": True, "schema": {"type
 def openapi_document() -> dict[str, Any]:
     _, defs = models_json_schema(
         [(m, "validation" if m in (ActionRequest, WatchlistAddRequest, LoginRequest) else "serialization")
-         for m in (Alert, ActionRequest, ActionAccepted, WatchlistEntry, WatchlistAddRequest, LoginRequest, Me)],
+         for m in (Alert, ActionRequest, ActionAccepted, ActionOutcome, WatchlistEntry, WatchlistAddRequest,
+                   LoginRequest, Me)],
         ref_template=REF,
     )
     role = "Needs role {}. Covert (restricted) alerts are only visible to supervisors and admins."
@@ -61,14 +62,17 @@ def openapi_document() -> dict[str, Any]:
         "/api/alerts/stream": {"get": {
             "summary": "Live alerts as server-sent events",
             "description": role.format("viewer") + " Events: `snapshot` {alerts: [...]} first, then `alert` "
-                           "(an Alert, new or updated) and `remove` {alert_id} (no longer matches the filters).",
+                           "(an Alert, new or updated), `remove` {alert_id} (no longer matches the filters) "
+                           "and `action_rejected` {action_id, alert_id, action, reason} (the alerting agent "
+                           "refused an action of this user's).",
             "parameters": FILTERS,
             "responses": {"200": {"description": "text/event-stream",
                                   "content": {"text/event-stream": {"schema": {"type": "string"}}}}, **ERRORS}}},
         "/api/alerts/{alert_id}/actions": {"post": {
             "summary": "Acknowledge, assign, resolve, dismiss or comment on an alert",
             "description": role.format("operator") + " The action goes to the alerting agent via the "
-                           "`alerts.actions` topic and is audited; the updated alert follows on the feed.",
+                           "`alerts.actions` topic and is audited; the updated alert follows on the feed. "
+                           "`Location` names where to ask what became of it (`/api/actions/{action_id}`).",
             "parameters": [ALERT_ID],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ActionRequest")}}},
             "responses": {"202": _json(_ref("ActionAccepted"), "Published"),
@@ -76,6 +80,14 @@ def openapi_document() -> dict[str, Any]:
                           "409": {"description": "Not possible in the alert's state."},
                           "422": {"description": "Invalid body (e.g. resolve without a reason)."},
                           "503": {"description": "Kafka unreachable; nothing recorded."}, **ERRORS}}},
+        "/api/actions/{action_id}": {"get": {
+            "summary": "What became of an action: pending, applied or rejected (with the reason)",
+            "description": role.format("operator") + " Known for actions sent through this console, and for "
+                           "any console's actions the alerting agent refused.",
+            "parameters": [{"name": "action_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": _json(_ref("ActionOutcome")),
+                          "404": {"description": "No such action known here (or on an alert you cannot see)."},
+                          **ERRORS}}},
         "/api/alerts/{alert_id}/evidence/{index}/snapshot": {"get": {
             "summary": "The snapshot image of one evidence item", "description": role.format("viewer"),
             "parameters": [ALERT_ID, {"name": "index", "in": "path", "required": True,

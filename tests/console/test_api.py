@@ -21,11 +21,14 @@ from streams.console.app import create_console_app
 from streams.console.auth import Authenticator, Principal, hash_password, verify_password
 from streams.console.openapi import openapi_document
 from streams.snapshots import resolve_snapshot
+from tests.conftest import WorkerProcess
 from tests.console.conftest import (
     ConsoleServer,
     console_config,
     make_alert,
+    make_candidate,
     publish_alert,
+    publish_candidate,
     read_topic,
     token_for,
 )
@@ -328,6 +331,78 @@ async def test_action_on_closed_alert_conflicts(console: ConsoleServer, kafka_co
     status, _ = await call(console, "POST", f"/api/alerts/{alert.alert_id}/actions", auth("operator"),
                            {"action": "acknowledge"})
     assert status == 409
+
+
+async def feed_events(feed: aiohttp.ClientResponse, until: Any, timeout: float = 30.0) -> list[tuple[str, Any]]:
+    """``(event, data)`` of an open SSE response, up to the first for which ``until(event, data)`` holds."""
+    seen: list[tuple[str, Any]] = []
+    event = ""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = (await asyncio.wait_for(feed.content.readline(), deadline - time.monotonic())).decode().rstrip("\n")
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            seen.append((event, json.loads(line[6:])))
+            if until(*seen[-1]):
+                return seen
+    raise AssertionError(f"the awaited event never came (saw {[e for e, _ in seen]})")
+
+
+async def outcome_of(console: ConsoleServer, location: str, until: str, timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    body: Any = None
+    while time.monotonic() < deadline:
+        status, body = await call(console, "GET", location, auth("operator"))
+        assert status == 200, body
+        if body["status"] == until:
+            return dict(body)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the action is still {body['status']!r}, not {until!r}")
+
+
+async def test_an_applied_action_says_so(console: ConsoleServer, kafka_config: WatchfloorConfig,
+                                         worker: WorkerProcess) -> None:
+    candidate = make_candidate(severity="high")
+    await publish_candidate(kafka_config, candidate)  # through the real worker, which then knows the alert
+    await wait_visible(console, candidate.alert_id, timeout=30)
+    status, accepted = await call(console, "POST", f"/api/alerts/{candidate.alert_id}/actions", auth("operator"),
+                                  {"action": "acknowledge"})
+    assert status == 202
+    outcome = await outcome_of(console, f"/api/actions/{accepted['action_id']}", until="applied")
+    assert outcome == {"action_id": accepted["action_id"], "alert_id": candidate.alert_id, "status": "applied"}
+    assert (await wait_visible(console, candidate.alert_id))["status"] == "acknowledged"
+
+
+async def test_a_refused_action_reaches_the_operator_who_sent_it(console: ConsoleServer,
+                                                                 kafka_config: WatchfloorConfig,
+                                                                 worker: WorkerProcess) -> None:
+    # Published straight to `alerts`, so the alerting agent has no state for it: it must refuse.
+    alert = make_alert()
+    await publish_alert(kafka_config, alert)
+    await wait_visible(console, alert.alert_id)
+    async with aiohttp.ClientSession() as session, \
+            session.get(console.url + "/api/alerts/stream", headers=auth("operator")) as mine, \
+            session.get(console.url + "/api/alerts/stream", headers=auth("supervisor")) as theirs:
+        async with session.post(console.url + f"/api/alerts/{alert.alert_id}/actions", headers=auth("operator"),
+                                json={"action": "acknowledge"}) as response:
+            assert response.status == 202
+            accepted = await response.json()
+            location = response.headers["Location"]
+        assert location == f"/api/actions/{accepted['action_id']}"
+        events = await feed_events(mine, until=lambda event, data: event == "action_rejected")
+        refusal = events[-1][1]
+        assert refusal["action_id"] == accepted["action_id"] and refusal["action"] == "acknowledge"
+        assert refusal["alert_id"] == alert.alert_id and f"no alert {alert.alert_id}" in refusal["reason"]
+
+        outcome = await outcome_of(console, location, until="rejected")
+        assert outcome["reason"] == refusal["reason"]
+        # Only the operator who acted is told: the supervisor's feed carries alerts, not this.
+        await publish_alert(kafka_config, marker := make_alert())
+        others = await feed_events(theirs, until=lambda event, data: data.get("alert_id") == marker.alert_id)
+        assert "action_rejected" not in [event for event, _ in others]
+    assert (await wait_visible(console, alert.alert_id))["status"] == "new"  # nothing changed
+    assert (await call(console, "GET", "/api/actions/act-nonexistent", auth("operator")))[0] == 404
 
 
 async def test_latest_record_per_alert_wins(console: ConsoleServer, kafka_config: WatchfloorConfig) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, WorkerProcess
-from tests.console.conftest import ConsoleServer, make_candidate, publish_candidate
+from tests.console.conftest import ConsoleServer, make_alert, make_candidate, publish_alert, publish_candidate
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -80,7 +80,8 @@ def test_alert_appears_live_and_acknowledgement_reaches_another_session(
     operator.wait_for_selector(f'#detail[data-alert-id="{candidate.alert_id}"]')
     assert operator.text_content("#d-status") == "new"
     operator.click("#act-acknowledge")
-    operator.wait_for_selector("#action-msg:has-text('acknowledge: sent')")
+    # The operator is told once the worker applied it (the alert came back with the action).
+    operator.wait_for_selector("#action-msg:has-text('acknowledge: applied')", timeout=30_000)
 
     # The worker applies the action and republishes; the other session sees it on its own feed.
     supervisor.wait_for_selector(f'{row} td.status:has-text("acknowledged")', timeout=30_000)
@@ -94,3 +95,20 @@ def test_alert_appears_live_and_acknowledgement_reaches_another_session(
     assert not errors, errors
     for page in (operator, supervisor):
         page.context.close()
+
+
+def test_an_action_the_worker_refuses_is_shown_to_the_operator(
+        browser: Any, console: ConsoleServer, worker: WorkerProcess) -> None:
+    # Published straight to `alerts`, as if its state were lost: the alerting agent refuses actions on it.
+    alert = make_alert(severity="medium", title="Refused action test")
+    operator = log_in(browser, console, "operator")
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, publish_alert(console.config, alert)).result(30)
+    row = f'tr[data-alert-id="{alert.alert_id}"]'
+    operator.wait_for_selector(row, timeout=30_000)
+    operator.click(row)
+    operator.click("#act-acknowledge")
+    refusal = operator.wait_for_selector("#action-msg.error:has-text('acknowledge not applied')", timeout=30_000)
+    assert f"no alert {alert.alert_id}" in (refusal.text_content() or "")
+    assert operator.text_content(f"{row} td.status") == "new"
+    operator.context.close()

@@ -5,6 +5,8 @@ const alerts = new Map();       // alert_id -> alert, as last seen on the feed
 let selected = null;            // alert_id in the detail pane
 let source = null;              // the EventSource
 let audio = null;               // AudioContext, created on the first user gesture
+const sent = new Map();         // action_id -> {action, alert_id}: sent, not yet applied or refused
+const refused = new Map();      // action_id -> message, for a refusal that beat the POST's answer
 
 function selectedValues(id) {
   return Array.from(document.getElementById(id).selectedOptions).map((o) => o.value);
@@ -42,7 +44,18 @@ function connect() {
     const before = alerts.get(alert.alert_id);
     alerts.set(alert.alert_id, alert);
     if (!before && alert.severity === "critical" && alert.status === "new") cue(alert);
+    for (const entry of alert.history) {
+      const mine = sent.get(entry.action_id);
+      if (mine) { sent.delete(entry.action_id); say(`${mine.action}: applied`, false); }
+    }
     render();
+  });
+  // The alerting agent refused one of our actions (say, a colleague resolved the alert first).
+  source.addEventListener("action_rejected", (event) => {
+    const refusal = JSON.parse(event.data);
+    const text = `${refusal.action} not applied to ${refusal.alert_id}: ${refusal.reason}`;
+    if (!sent.delete(refusal.action_id)) refused.set(refusal.action_id, text);
+    say(text, true);
   });
   source.addEventListener("remove", (event) => {
     alerts.delete(JSON.parse(event.data).alert_id);
@@ -138,15 +151,29 @@ function showDetail() {
 }
 
 async function act(action) {
-  const msg = document.getElementById("action-msg");
   const body = {action};
   const reason = document.getElementById("reason").value.trim();
   if (reason) body.reason = reason;
   if (action === "assign") body.assignee = document.getElementById("assignee").value.trim();
   const result = await WF.call("POST", `/api/alerts/${encodeURIComponent(selected)}/actions`, body);
-  msg.textContent = result.ok ? `${action}: sent` : `${action} failed: ${(result.data && result.data.error) || result.status}`;
-  msg.className = result.ok ? "" : "error";
-  if (result.ok) document.getElementById("reason").value = "";
+  if (result.ok) {
+    const {action_id: id, alert_id: alertId} = result.data;
+    // The updated alert may have come on the feed before this answer did.
+    const done = (alerts.get(alertId)?.history || []).some((entry) => entry.action_id === id);
+    if (refused.has(id)) say(refused.get(id), true);
+    else if (done) say(`${action}: applied`, false);
+    else { sent.set(id, {action, alert_id: alertId}); say(`${action}: sent`, false); }
+    refused.delete(id);
+    document.getElementById("reason").value = "";
+  } else {
+    say(`${action} failed: ${(result.data && result.data.error) || result.status}`, true);
+  }
+}
+
+function say(text, isError) {
+  const msg = document.getElementById("action-msg");
+  msg.textContent = text;
+  msg.className = isError ? "error" : "";
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
