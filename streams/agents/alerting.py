@@ -104,13 +104,13 @@ class AlertingConsumer(GroupConsumer):
         pending: list[Awaitable[Any]] = []
         deleted: list[str] = []
         snapshots: list[str] = []
-        states_written = 0
+        states: list[tuple[str, bytes | None, int]] = []  # (key, new state or tombstone, partition)
         # A copy: a rebalance (at any await below) may take partitions away.
-        for partition, states in list(self.states.items()):
-            for key, state in list(states.items()):
+        for partition, held in list(self.states.items()):
+            for key, state in list(held.items()):
                 retired = state.get("retired", {})
                 if expired(state, wall, retention):  # the whole key goes
-                    del states[key]
+                    del held[key]
                     gone, new_state = [*state["alerts"], *retired], None
                     snapshots += [ref for alert in state["alerts"].values() for ref in snapshot_refs(alert)]
                 else:  # alerts pushed out of the key's list by newer ones (see lifecycle._with_alert)
@@ -120,20 +120,22 @@ class AlertingConsumer(GroupConsumer):
                     new_state = {k: v for k, v in state.items() if k != "retired"}
                     if kept := {alert_id: r for alert_id, r in retired.items() if alert_id not in gone}:
                         new_state["retired"] = kept
-                    states[key] = new_state
+                    held[key] = new_state
                 snapshots += [ref for alert_id in gone if alert_id in retired for ref in retired[alert_id]["snapshots"]]
                 for alert_id in gone:
                     pending.append(await self.send(ALERTS, alert_id.encode(), None))
                 deleted += gone
-                value = None if new_state is None else STATE_CODEC.encode(new_state)
-                pending.append(await self.send(ALERT_STATE, key.encode(), value, partition))
-                states_written += 1
+                states.append((key, None if new_state is None else STATE_CODEC.encode(new_state), partition))
+        # As in handle: the alerts' tombstones land before the states that no longer list them.
+        await asyncio.gather(*pending)
+        for key, value, partition in states:
+            pending.append(await self.send(ALERT_STATE, key.encode(), value, partition))
         if deleted:
             files = await asyncio.to_thread(delete_snapshots, snapshot_dir(self.config), snapshots)
             log.info("deleted %d closed alerts past their retention (%d keys), %d snapshot files", len(deleted),
-                     states_written, files)
+                     len(states), files)
             metrics.MESSAGES_PRODUCED.labels(ALERTS).inc(len(deleted))
-            metrics.MESSAGES_PRODUCED.labels(ALERT_STATE).inc(states_written)
+            metrics.MESSAGES_PRODUCED.labels(ALERT_STATE).inc(len(states))
         return pending
 
     async def rebuild_state(self, partitions: set[TopicPartition]) -> None:
@@ -161,6 +163,7 @@ class AlertingConsumer(GroupConsumer):
 
     async def handle(self, records: Sequence[Record]) -> list[Awaitable[Any]]:
         pending: list[Awaitable[Any]] = []
+        published: list[Awaitable[Any]] = []  # the alerts' sends, to land before the states that record them
         changed: dict[tuple[int, str], State | None] = {}  # written once per key per fetch
         released: list[str] = []  # snapshots of evidence trimmed off repeating alerts
         max_bytes = self.config.kafka.max_message_bytes
@@ -190,12 +193,18 @@ class AlertingConsumer(GroupConsumer):
                 continue
             # Publish before recording state: a crash in between republishes the same alert id,
             # which the compacted topic and the console absorb; the reverse order could lose it.
-            pending.append(await self.send(ALERTS, outcome.alert.alert_id.encode(), encode(outcome.alert)))
+            published.append(await self.send(ALERTS, outcome.alert.alert_id.encode(), encode(outcome.alert)))
             metrics.MESSAGES_PRODUCED.labels(ALERTS).inc()
             assert outcome.state is not None
             state[key] = outcome.state
             changed[record.partition, key] = outcome.state
             released += outcome.released_snapshots
+        if published:
+            # Sent first is not stored first: alerts and alerts.state partitions may lead on different
+            # brokers. A state stored without its alert would lose the alert to a crash, as the
+            # redelivered candidate is a duplicate to that state. So: the alerts' acks, then the states.
+            await asyncio.gather(*published)
+            pending += published
         for (partition, key), state_value in changed.items():
             pending.append(await self.send(ALERT_STATE, key.encode(), STATE_CODEC.encode(state_value), partition))
         if released:
