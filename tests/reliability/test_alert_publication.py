@@ -16,12 +16,12 @@ from typing import Any
 
 import faust
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 
 from schemas.alerts import AlertCandidate, Evidence
 from streams.agents.alerting import AlertingConsumer
 from streams.broker import EmbeddedBroker
+from streams.clients import read_to_end
 from streams.codecs import encode
 from streams.config import WatchfloorConfig, load_config
 from streams.runtime import Runtime
@@ -50,20 +50,7 @@ class FirstAlertSendFails(AlertingConsumer):
 
 async def records_of(config: WatchfloorConfig, topic: str, key: bytes) -> list[bytes | None]:
     """Values of ``topic`` records with ``key``, from the beginning to the current end."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=config.kafka.bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        found: list[bytes | None] = []
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            for batch in (await consumer.getmany(timeout_ms=300)).values():
-                found += [r.value for r in batch if r.key == key]
-        return found
-    finally:
-        await consumer.stop()
+    return [record.value for record in await read_to_end(config, topic) if record.key == key]
 
 
 def test_an_alert_whose_send_failed_is_published_on_the_retry_not_lost(private_broker: EmbeddedBroker) -> None:
