@@ -249,22 +249,35 @@ async def test_covert_alert_hidden_from_operators_everywhere(console: ConsoleSer
         assert status == 200 and snapshot.startswith(b"\xff\xd8")
 
 
-async def read_feed(feed: aiohttp.ClientResponse, until: str, timeout: float = 15.0) -> list[str]:
-    """Alert ids from ``alert`` and ``snapshot`` events of an open SSE response, up to ``until``."""
-    seen: list[str] = []
+async def feed_events(feed: aiohttp.ClientResponse, until: Any, timeout: float = 30.0) -> list[tuple[str, Any]]:
+    """``(event, data)`` of an open SSE response, up to the first for which ``until(event, data)`` holds."""
+    seen: list[tuple[str, Any]] = []
     event = ""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        line = (await asyncio.wait_for(feed.content.readline(), timeout)).decode().rstrip("\n")
+        line = (await asyncio.wait_for(feed.content.readline(), deadline - time.monotonic())).decode().rstrip("\n")
         if line.startswith("event: "):
             event = line[7:]
         elif line.startswith("data: "):
-            data = json.loads(line[6:])
-            ids = [a["alert_id"] for a in data["alerts"]] if event == "snapshot" else [data["alert_id"]]
-            seen.extend(ids if event != "remove" else [])
-            if until in seen:
+            seen.append((event, json.loads(line[6:])))
+            if until(*seen[-1]):
                 return seen
-    raise AssertionError(f"{until} never arrived on the feed (saw {len(seen)} alerts)")
+    raise AssertionError(f"the awaited event never came (saw {[e for e, _ in seen]})")
+
+
+async def read_feed(feed: aiohttp.ClientResponse, until: str, timeout: float = 15.0) -> list[str]:
+    """Alert ids from ``alert`` and ``snapshot`` events of an open SSE response, up to ``until``."""
+    seen: list[str] = []
+
+    def collect(event: str, data: Any) -> bool:
+        if event == "snapshot":
+            seen.extend(a["alert_id"] for a in data["alerts"])
+        elif event != "remove":
+            seen.append(data["alert_id"])
+        return until in seen
+
+    await feed_events(feed, collect, timeout)
+    return seen
 
 
 async def test_feed_filters_by_severity_and_site(console: ConsoleServer, kafka_config: WatchfloorConfig) -> None:
@@ -331,22 +344,6 @@ async def test_action_on_closed_alert_conflicts(console: ConsoleServer, kafka_co
     status, _ = await call(console, "POST", f"/api/alerts/{alert.alert_id}/actions", auth("operator"),
                            {"action": "acknowledge"})
     assert status == 409
-
-
-async def feed_events(feed: aiohttp.ClientResponse, until: Any, timeout: float = 30.0) -> list[tuple[str, Any]]:
-    """``(event, data)`` of an open SSE response, up to the first for which ``until(event, data)`` holds."""
-    seen: list[tuple[str, Any]] = []
-    event = ""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = (await asyncio.wait_for(feed.content.readline(), deadline - time.monotonic())).decode().rstrip("\n")
-        if line.startswith("event: "):
-            event = line[7:]
-        elif line.startswith("data: "):
-            seen.append((event, json.loads(line[6:])))
-            if until(*seen[-1]):
-                return seen
-    raise AssertionError(f"the awaited event never came (saw {[e for e, _ in seen]})")
 
 
 async def outcome_of(console: ConsoleServer, location: str, until: str, timeout: float = 30.0) -> dict[str, Any]:

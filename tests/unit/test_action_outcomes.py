@@ -13,13 +13,11 @@ from streams.console import materialiser
 from streams.console.auth import Principal
 from streams.console.materialiser import ActionRejection, AlertView, rejection_of
 from streams.console.metrics import ConsoleMetrics
+from tests.console.conftest import make_alert
 
 
 def alert(**fields: object) -> Alert:
-    base: dict[str, object] = dict(alert_id="al-1", rule="watchlist_hit", subject="AB12CDE", severity="high",
-                                   title="Watchlisted vehicle", first_seen=1.0, last_seen=1.0, raised_at=1.0,
-                                   updated_at=1.0, evidence=[{"event_id": "r1", "event_time": 1.0}])
-    return Alert.model_validate({**base, **fields})
+    return make_alert(**{"alert_id": "al-1", "updated_at": 1.0, **fields})
 
 
 def action(action_id: str = "act-1", by: str = "ann") -> AlertAction:
