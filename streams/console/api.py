@@ -325,7 +325,7 @@ async def action_outcome(request: web.Request) -> web.Response:
     found = view.action_status(request.match_info["action_id"])
     # Only about alerts the caller may see: a covert alert's actions do not leak its existence.
     if found is None or view.get(_me(request), found[1]) is None:
-        raise _error(404, "no such action (or sent to another console and not refused)")
+        raise _error(404, "no such action (or sent before this console started)")
     status, alert_id, rejection = found
     outcome = ActionOutcome(action_id=request.match_info["action_id"], alert_id=alert_id, status=status,
                             reason=rejection.reason if rejection else None)

@@ -6,7 +6,9 @@ ready once it reached the end offsets it saw at start-up. Live clients subscribe
 
 The same consumer follows ``deadletter`` from the console's start, for the operator actions the
 alerting agent refused (say, an acknowledge that crossed a colleague's resolve): the operator who
-acted is told why on the live feed, instead of seeing nothing happen.
+acted is told why on the live feed, instead of seeing nothing happen. It follows ``alerts.actions``
+from then too, so every console behind a load balancer can say what became of an action, whichever
+console took it.
 """
 
 from __future__ import annotations
@@ -35,8 +37,11 @@ from streams.topics import ALERT_ACTIONS, ALERTS, DEADLETTER, ensure_topics
 
 log = logging.getLogger(__name__)
 
+#: Read from where they stood when the console started, not from their beginning.
+FOLLOWED_FROM_START = (DEADLETTER, ALERT_ACTIONS)
+
 OPEN_STATUSES = ("new", "acknowledged")
-#: Actions remembered for ``GET /api/actions/{id}`` (sent by this console, refused by the agent):
+#: Actions remembered for ``GET /api/actions/{id}`` (sent by any console, refused by the agent):
 #: an operator checks on an action seconds after it, so the newest few thousand are plenty.
 ACTIONS_REMEMBERED = 10_000
 
@@ -116,7 +121,8 @@ class AlertView:
         self.sse_queue = sse_queue
         self.subscribers: set[Subscriber] = set()
         self.sent: OrderedDict[str, str] = OrderedDict()
-        """alert id by action id, of actions this console published (newest last)."""
+        """alert id by action id, of actions published by this console or seen on ``alerts.actions``
+        since it started (newest last)."""
         self.rejected: OrderedDict[str, ActionRejection] = OrderedDict()
         """Refused actions by action id, whichever console sent them (newest last)."""
 
@@ -216,7 +222,8 @@ acknowledge an alert that is resolved', at=2.0)
 class Materialiser:
     """Follows ``alerts`` into an ``AlertView`` for the life of the console; never crash-loops.
 
-    Also follows ``deadletter`` from where it stood at the console's first start, for refused actions.
+    Also follows ``deadletter`` and ``alerts.actions`` from where they stood at the console's first
+    start, for refused actions and for actions other consoles sent.
     """
 
     def __init__(self, config: WatchfloorConfig, view: AlertView, metrics: ConsoleMetrics) -> None:
@@ -262,14 +269,17 @@ class Materialiser:
                                     fetch_max_bytes=16 * 1_048_576)
         await consumer.start()
         try:
-            partitions, letters = (
-                [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-                for topic in (ALERTS, DEADLETTER))
-            if not partitions or not letters:
-                raise RuntimeError(f"topics {ALERTS} and {DEADLETTER} have no partitions yet")
-            consumer.assign(partitions + letters)
-            end = await consumer.end_offsets(partitions + letters)
-            await self._seek(consumer, partitions, letters, end)
+            # followed: the partitions of the topics read from the console's start on
+            partitions: list[TopicPartition] = []
+            followed: list[TopicPartition] = []
+            for topic in (ALERTS, *FOLLOWED_FROM_START):
+                found = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+                if not found:
+                    raise RuntimeError(f"topic {topic} has no partitions yet")
+                (partitions if topic == ALERTS else followed).extend(found)
+            consumer.assign(partitions + followed)
+            end = await consumer.end_offsets(partitions + followed)
+            await self._seek(consumer, partitions, followed, end)
             self.connected = True
             log.info("console following %s (%d partitions) on %s", ALERTS, len(partitions),
                      self.config.kafka.bootstrap)
@@ -281,6 +291,8 @@ class Materialiser:
                 for tp, records in batches.items():
                     if tp.topic == DEADLETTER:
                         self._apply_dead_letters(records)
+                    elif tp.topic == ALERT_ACTIONS:
+                        self._apply_actions(records)
                     else:
                         self._apply_records(records)
                     self._positions[tp] = records[-1].offset + 1
@@ -293,11 +305,11 @@ class Materialiser:
                 await consumer.stop()
 
     async def _seek(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition],
-                    letters: list[TopicPartition], end: dict[TopicPartition, int]) -> None:
+                    followed: list[TopicPartition], end: dict[TopicPartition, int]) -> None:
         """Resume where we were after a reconnect; start over if the topic was reset (broker restart).
 
-        ``alerts`` from the beginning the first time; ``deadletter`` from its end (refusals of
-        actions sent before this console started have nobody waiting for them here).
+        ``alerts`` from the beginning the first time; ``deadletter`` and ``alerts.actions`` from
+        their end (actions sent before this console started have nobody waiting for them here).
         """
         positions = self._positions
         reset = any(positions.get(tp, 0) > end[tp] for tp in partitions)
@@ -307,13 +319,13 @@ class Materialiser:
                 positions.pop(tp, None)
             for alert_id in list(self.view.alerts):
                 self.view.remove(alert_id)
-        for tp in letters:
+        for tp in followed:
             if positions.get(tp, 0) > end[tp]:
                 positions[tp] = end[tp]  # the topic was reset too: go on from its new end
-        for tp in partitions + letters:
+        for tp in partitions + followed:
             if tp in positions:
                 consumer.seek(tp, positions[tp])
-            elif tp.topic == DEADLETTER:
+            elif tp.topic in FOLLOWED_FROM_START:
                 consumer.seek(tp, end[tp])
             else:
                 await consumer.seek_to_beginning(tp)
@@ -351,6 +363,16 @@ class Materialiser:
                 log.info("action %s (%s on %s by %s) was refused: %s", rejection.action_id, rejection.action,
                          rejection.alert_id, rejection.by, rejection.reason)
                 self.view.reject(rejection)
+
+    def _apply_actions(self, records: Iterable[object]) -> None:
+        """Actions any console sent: so this one can answer ``GET /api/actions/{id}`` for them too."""
+        for record in records:
+            value = getattr(record, "value", None)
+            try:
+                action = AlertAction.model_validate_json(value or b"")
+            except ValidationError:
+                continue  # the alerting agent dead-letters it; a refusal of nothing names no action
+            self.view.action_sent(action)
 
     def _mark_ready(self, started: float) -> None:
         self.caught_up_in_s = time.monotonic() - started

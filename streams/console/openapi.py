@@ -13,6 +13,7 @@ from pydantic.json_schema import models_json_schema
 from schemas.alerts import Alert
 from schemas.watchlist import WatchlistEntry
 from streams.console.api import ActionAccepted, ActionOutcome, ActionRequest, LoginRequest, Me, WatchlistAddRequest
+from streams.console.materialiser import ACTIONS_REMEMBERED
 
 REF = "#/components/schemas/{model}"
 
@@ -82,8 +83,8 @@ def openapi_document() -> dict[str, Any]:
                           "503": {"description": "Kafka unreachable; nothing recorded."}, **ERRORS}}},
         "/api/actions/{action_id}": {"get": {
             "summary": "What became of an action: pending, applied or rejected (with the reason)",
-            "description": role.format("operator") + " Known for actions sent through this console, and for "
-                           "any console's actions the alerting agent refused.",
+            "description": role.format("operator") + " Known for actions any console sent since this one started "
+                           f"(the newest {ACTIONS_REMEMBERED:,}), whichever console is asked.",
             "parameters": [{"name": "action_id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {"200": _json(_ref("ActionOutcome")),
                           "404": {"description": "No such action known here (or on an alert you cannot see)."},

@@ -346,16 +346,22 @@ async def test_action_on_closed_alert_conflicts(console: ConsoleServer, kafka_co
     assert status == 409
 
 
-async def outcome_of(console: ConsoleServer, location: str, until: str, timeout: float = 30.0) -> dict[str, Any]:
+async def outcome_of(console: ConsoleServer, location: str, until: str, timeout: float = 30.0,
+                     unknown_at_first: bool = False) -> dict[str, Any]:
+    """Poll an action's outcome until it is ``until``; ``unknown_at_first``: a 404 is not yet an error
+    (another console learns of the action once it reads it back from Kafka)."""
     deadline = time.monotonic() + timeout
-    body: Any = None
+    status, body = 0, None
     while time.monotonic() < deadline:
         status, body = await call(console, "GET", location, auth("operator"))
+        if status == 404 and unknown_at_first:
+            await asyncio.sleep(0.1)
+            continue
         assert status == 200, body
         if body["status"] == until:
             return dict(body)
         await asyncio.sleep(0.1)
-    raise AssertionError(f"the action is still {body['status']!r}, not {until!r}")
+    raise AssertionError(f"the action is still {body!r} ({status}), not {until!r}")
 
 
 async def test_an_applied_action_says_so(console: ConsoleServer, kafka_config: WatchfloorConfig,
@@ -369,6 +375,26 @@ async def test_an_applied_action_says_so(console: ConsoleServer, kafka_config: W
     outcome = await outcome_of(console, f"/api/actions/{accepted['action_id']}", until="applied")
     assert outcome == {"action_id": accepted["action_id"], "alert_id": candidate.alert_id, "status": "applied"}
     assert (await wait_visible(console, candidate.alert_id))["status"] == "acknowledged"
+
+
+async def test_any_console_says_what_became_of_an_action(console: ConsoleServer, kafka_config: WatchfloorConfig,
+                                                         worker: WorkerProcess) -> None:
+    # Two replicas behind a load balancer: the client posts to one and may ask the other.
+    other = ConsoleServer(kafka_config, console_config()).start()
+    try:
+        other.wait_ready()
+        candidate = make_candidate(severity="high")
+        await publish_candidate(kafka_config, candidate)
+        await wait_visible(console, candidate.alert_id, timeout=30)
+        status, accepted = await call(console, "POST", f"/api/alerts/{candidate.alert_id}/actions",
+                                      auth("operator"), {"action": "acknowledge"})
+        assert status == 202
+        location = f"/api/actions/{accepted['action_id']}"
+        outcome = await outcome_of(other, location, until="applied", unknown_at_first=True)
+        assert outcome == {"action_id": accepted["action_id"], "alert_id": candidate.alert_id, "status": "applied"}
+        assert (await call(other, "GET", "/api/actions/act-nonexistent", auth("operator")))[0] == 404
+    finally:
+        other.stop()
 
 
 async def test_a_refused_action_reaches_the_operator_who_sent_it(console: ConsoleServer,
