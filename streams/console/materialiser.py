@@ -269,8 +269,7 @@ class Materialiser:
                                     fetch_max_bytes=16 * 1_048_576)
         await consumer.start()
         try:
-            # followed: the partitions of the topics read from the console's start on
-            partitions: list[TopicPartition] = []
+            partitions: list[TopicPartition] = []  # of alerts; followed: of FOLLOWED_FROM_START
             followed: list[TopicPartition] = []
             for topic in (ALERTS, *FOLLOWED_FROM_START):
                 found = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
@@ -371,7 +370,7 @@ class Materialiser:
             try:
                 action = AlertAction.model_validate_json(value or b"")
             except ValidationError:
-                continue  # the alerting agent dead-letters it; a refusal of nothing names no action
+                continue  # not an action: the alerting agent dead-letters it, and nobody can ask after it
             self.view.action_sent(action)
 
     def _mark_ready(self, started: float) -> None:
