@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from detectors.plates.config import MatchingConfig
+from detectors.plates.keyfilter import KeyFilter
 from detectors.plates.normalise import MAX_PLATE_LEN, normalise_plate
 
 MatchKind = Literal["exact", "equivalent", "fuzzy"]
@@ -141,6 +142,8 @@ class WatchlistIndex:
         self._alphabet: tuple[bytes, ...] = tuple(ch.encode() for ch in sorted(alphabet))
         # key -> slot, or list of slots when several listed plates share a canonical key (rare).
         self._by_key: dict[bytes, int | list[int]] = {}
+        # Answers "not listed" for almost every read without touching _by_key (see keyfilter).
+        self._filter = KeyFilter()
         # Entries per key length (index = length), so fuzzy lookups skip lengths nobody has.
         self._key_lengths = [0] * (MAX_PLATE_LEN + 2)
         # Columns, one row per slot. Freed slots are reused.
@@ -237,6 +240,9 @@ class WatchlistIndex:
                 self._added_by.append(intern(entry.added_by))
             if existing is None:
                 self._by_key[key] = slot
+                self._filter.add(key)
+                if self._filter.stale:
+                    self._filter.rebuild(self._by_key)
             elif isinstance(existing, int):
                 self._by_key[key] = [existing, slot]
             else:
@@ -271,6 +277,9 @@ class WatchlistIndex:
             return False
         if isinstance(ref, int):
             del self._by_key[key]
+            self._filter.discard(key)
+            if self._filter.stale:
+                self._filter.rebuild(self._by_key)
         else:
             ref.remove(slot)
             if len(ref) == 1:
@@ -366,19 +375,21 @@ class WatchlistIndex:
                    ) -> dict[int, Match]:
         """``match`` for many normalised reads at once: the matches by index in ``plates``.
 
-        Why: almost every read hits nothing, and for those the canonical keys and the index
-        lookups run in C over the whole batch; only keys that exist, or low-confidence reads
-        (fuzzy), take the per-read path.
+        Why: almost every read hits nothing, and for those the canonical keys (in C) and the
+        key filter (numpy) answer for the whole batch without touching the million-key dict; only
+        keys the filter lets through are looked up, and only those that exist, or low-confidence
+        reads (fuzzy), take the per-read path.
         """
         keys = "\n".join(plates).encode().translate(self._canon).split(b"\n")
-        refs = list(map(self._by_key.get, keys))
-        candidates = [i for i, ref in enumerate(refs) if ref is not None]
+        get = self._by_key.get
+        refs = {i: ref for i in self._filter.maybe(keys) if (ref := get(keys[i])) is not None}
+        candidates: Iterable[int] = refs
         fuzzy_below = self._fuzzy_below
         if fuzzy_below is not None:
-            candidates = sorted({*candidates, *(i for i, c in enumerate(confidences) if c < fuzzy_below)})
+            candidates = sorted({*refs, *(i for i, c in enumerate(confidences) if c < fuzzy_below)})
         out: dict[int, Match] = {}
         for i in candidates:
-            found = self._match_key(plates[i], keys[i], refs[i], confidences[i], times[i])
+            found = self._match_key(plates[i], keys[i], refs.get(i), confidences[i], times[i])
             if found is not None:
                 out[i] = found
         return out
