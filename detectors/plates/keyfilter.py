@@ -86,8 +86,8 @@ class KeyFilter:
             bits[position >> 3] |= 1 << (position & 7)
         self.added += 1
 
-    def discard(self, key: bytes) -> None:
-        """Note that a key left (its bits stay: they may be another key's too)."""
+    def note_removed(self) -> None:
+        """Count a key that left (its bits stay: they may be another key's too)."""
         self.removed += 1
 
     @property

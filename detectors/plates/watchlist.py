@@ -241,8 +241,7 @@ class WatchlistIndex:
             if existing is None:
                 self._by_key[key] = slot
                 self._filter.add(key)
-                if self._filter.stale:
-                    self._filter.rebuild(self._by_key)
+                self._refilter_if_stale()
             elif isinstance(existing, int):
                 self._by_key[key] = [existing, slot]
             else:
@@ -258,6 +257,11 @@ class WatchlistIndex:
         self._category[slot] = intern(entry.category)
         self._source[slot] = intern(entry.source)
         self._added_by[slot] = intern(entry.added_by)
+
+    def _refilter_if_stale(self) -> None:
+        """Rebuild the key filter from the index once growth or removals have worn it."""
+        if self._filter.stale:
+            self._filter.rebuild(self._by_key)
 
     def remove(self, plate: str) -> bool:
         """Remove a listed plate; return whether it was listed (text that is no plate never is)."""
@@ -277,9 +281,8 @@ class WatchlistIndex:
             return False
         if isinstance(ref, int):
             del self._by_key[key]
-            self._filter.discard(key)
-            if self._filter.stale:
-                self._filter.rebuild(self._by_key)
+            self._filter.note_removed()
+            self._refilter_if_stale()
         else:
             ref.remove(slot)
             if len(ref) == 1:
