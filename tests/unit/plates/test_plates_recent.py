@@ -62,7 +62,7 @@ def test_add_each_sees_what_add_sees_for_every_read_with_history(seed: int, late
 
 @pytest.mark.parametrize("ask_every", [1, 50, 1000])
 def test_camera_index_lists_every_plate_read_within_the_gap(ask_every: int) -> None:
-    """However rarely a camera is asked about (its reads wait unsorted, some expire unsorted), the
+    """However rarely a camera is asked about (between sweeps its lists hold more than the gap), the
     index lists exactly the plates read there within the gap, late reads included."""
     store = RecentReads(600.0, camera_horizon_s=90.0)  # a 30 s gap plus 60 s of lateness
     stored: list[Sighting] = []
