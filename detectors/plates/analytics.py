@@ -96,12 +96,15 @@ class PlateAnalytics:
             else None
         )
         self.counters = AnalyticsCounters()
-        # The shortest history on which any enabled rule can fire (a plate's own reads, this one included).
+        # The shortest history (a plate's own reads, this one included) on which each rule can fire:
+        # most plates seen again are seen twice, and a call that returns at once still costs.
+        self._circling_history = config.circling.min_passes
+        self._convoy_history = config.convoy.min_cameras
         needs = [2] if config.cloned.enabled else []
         if config.circling.enabled:
-            needs += [config.circling.passes, *(site.passes for site in config.circling.sites.values())]
+            needs.append(self._circling_history)
         if config.convoy.enabled:
-            needs.append(config.convoy.min_cameras)
+            needs.append(self._convoy_history)
         self._min_history = min(needs, default=1)
 
     def _is_listed(self, plate: str) -> bool:
@@ -130,21 +133,22 @@ class PlateAnalytics:
         cloned, circling, convoy = self.cloned, self.circling, self.convoy
         hits = sorted(matches)
         next_hit = 0
-        min_history = self._min_history
+        min_history, circling_history, convoy_history = self._min_history, self._circling_history, self._convoy_history
         rules_on = cloned is not None or circling is not None or convoy is not None
         # Only reads whose plate was seen before in the window come back to be evaluated: a few percent.
         for i, history in self.reads.add_each(sightings) if rules_on else ():
             while next_hit < len(hits) and hits[next_hit] <= i:  # findings in input order
                 findings.append(self._hit(sightings[hits[next_hit]], matches[hits[next_hit]]))
                 next_hit += 1
-            if len(history) < min_history:
+            held = len(history)
+            if held < min_history:
                 continue
             s = sightings[i]
             if cloned is not None:
                 findings.extend(cloned.evaluate(s, history))
-            if circling is not None:
+            if circling is not None and held >= circling_history:
                 findings.extend(circling.evaluate(s, history))
-            if convoy is not None:
+            if convoy is not None and held >= convoy_history:
                 self._clock = s.t  # for is_listed, asked only when a convoy is found
                 findings.extend(convoy.evaluate(s, history))
         findings.extend(self._hit(sightings[i], matches[i]) for i in hits[next_hit:])

@@ -152,6 +152,11 @@ class CirclingConfig(_Strict):
     def max_window_s(self) -> float:
         return max([self.window_s, *(s.window_s for s in self.sites.values())])
 
+    @property
+    def min_passes(self) -> int:
+        """The fewest passes that count as circling at any site."""
+        return min([self.passes, *(s.passes for s in self.sites.values())])
+
 
 class ConvoyConfig(_Strict):
     """Plates travelling together past several cameras."""

@@ -72,6 +72,15 @@ def test_convoy_with_a_listed_plate_is_high() -> None:
     assert [(f.subject, f.severity) for f in convoys] == [("AB12CDE+XY99ZZZ", "high")]
 
 
+def test_a_site_needing_fewer_passes_than_the_default_is_checked_from_its_second_read() -> None:
+    cfg = PlatesConfig.model_validate({"circling": {"passes": 6, "sites": {"ring": {"passes": 2, "window_s": 900}}}})
+    pa = PlateAnalytics(cfg)
+    found = pa.process([sight("a", "P", "ring-1", T0), sight("b", "P", "ring-2", T0 + 300)], now=T0 + 300)
+    assert [(f.rule, f.site_id, f.first_evidence_id) for f in found] == [("circling", "ring", "b")]
+    # at the mall the default of 6 passes holds
+    assert pa.process([sight("c", "Q", "mall-in", T0), sight("d", "Q", "mall-out", T0 + 300)], now=T0 + 300) == []
+
+
 def test_disabled_rules_do_not_run() -> None:
     cfg = PlatesConfig.model_validate({"cloned": {"enabled": False}, "convoy": {"enabled": False}})
     pa = PlateAnalytics(cfg)
