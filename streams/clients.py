@@ -189,7 +189,7 @@ async def _first_offset_at(consumer: AIOKafkaConsumer, tp: TopicPartition, times
     return await search_first_offset_at(probe, timestamp_ms, low, high, high_timestamp_ms)
 
 
-OffsetProbe = Callable[[int], Awaitable["tuple[int, int] | None"]]
+OffsetProbe = Callable[[int], Awaitable[tuple[int, int] | None]]
 """The ``(offset, timestamp_ms)`` of the first record at or after an offset; None if none came."""
 
 

@@ -242,7 +242,6 @@ class RecentReads:
         # Behind each camera's own newest read, not the watermark: a partition drained behind the
         # others (catching up) brings its cameras' reads minutes behind the watermark, in order.
         self._last_sweep = self.watermark
-        cutoff = self.watermark - self.horizon_s
         for cam_id in list(self._cameras):
             cam = self._cameras[cam_id]
             if cam.times[-1] < cutoff:  # nothing from this camera the rules still hold
