@@ -77,7 +77,9 @@ class RecentReads:
         # The sightings themselves, not (t, plate) tuples: they are not tracked by the cyclic GC,
         # and a tracked object per held read made collections cost ~1 us a read at 200k reads held.
         self._queue: deque[Sighting] = deque()
-        self._last_sweep = -math.inf
+        # When the camera lists are next trimmed (event time): on the watermark, not only when reads
+        # expire, so they stay short in the hours before the first read falls behind the horizon.
+        self._next_sweep = -math.inf if camera_horizon_s is not None else math.inf
         self.dropped_late = 0
         self.duplicates = 0
 
@@ -111,7 +113,7 @@ class RecentReads:
         self._index(s)
         if t > self.watermark:
             self.watermark = t
-            if self._queue[0].t < t - self.horizon_s:
+            if self._queue[0].t < t - self.horizon_s or t >= self._next_sweep:
                 self._prune()
         return hist
 
@@ -151,7 +153,7 @@ class RecentReads:
                     camera.insert(t, s.plate)
             if t > self.watermark:  # as in add: prune as the watermark moves, so histories match
                 self.watermark = t
-                if queue[0].t < t - horizon:
+                if queue[0].t < t - horizon or t >= self._next_sweep:
                     self._prune()
             if hist is not None and len(hist) > 1:  # not if pruning just took the plate's older reads
                 yield i, hist
@@ -235,13 +237,13 @@ class RecentReads:
                     k += 1
                 del hist[:k]
         cam_horizon = self.camera_horizon_s
-        if cam_horizon is None or self.watermark - self._last_sweep < cam_horizon:
+        if cam_horizon is None or self.watermark < self._next_sweep:
             return
         # Camera lists only need cam_horizon of history: trimmed in a sweep once per that much
         # event time, so the per-read cost stays flat (bisect does not mind the extra entries).
         # Behind each camera's own newest read, not the watermark: a partition drained behind the
         # others (catching up) brings its cameras' reads minutes behind the watermark, in order.
-        self._last_sweep = self.watermark
+        self._next_sweep = self.watermark + cam_horizon
         for cam_id in list(self._cameras):
             cam = self._cameras[cam_id]
             if cam.times[-1] < cutoff:  # nothing from this camera the rules still hold

@@ -77,3 +77,20 @@ def test_camera_index_lists_every_plate_read_within_the_gap(ask_every: int) -> N
             assert sorted(_at(store, s.camera_id, s.t)) == want, i
     assert asked >= 6
     assert store.camera_index_size < 400  # ~6000 reads over ~3.3 h: the index keeps minutes of them
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_the_camera_index_stays_short_before_any_read_expires(batched: bool) -> None:
+    """The first hours after a start, no read is old enough to expire: the camera lists are still
+    trimmed to their own horizon as event time moves, and still list every plate within the gap."""
+    store = RecentReads(4 * 3600.0, camera_horizon_s=90.0)  # 4 h of plates, 90 s at each camera
+    reads = [Sighting(f"r{i}", f"P{i}", "c1", "s", 51.5, -0.1, 1_700_000_000.0 + 2.0 * i, 0.9) for i in range(1800)]
+    if batched:
+        for start in range(0, len(reads), 100):
+            list(store.add_each(reads[start:start + 100]))
+    else:
+        for s in reads:
+            store.add(s)
+    assert len(store) == 1800  # an hour of reads, all still held for the plate rules
+    assert store.camera_index_size <= 2 * 90 // 2 + 1  # at most two camera horizons of reads, 2 s apart
+    assert sorted(_at(store, "c1", reads[-1].t)) == sorted(s.plate for s in reads[-16:])  # within 30 s
