@@ -169,10 +169,17 @@ def metric(port: int, name: str, **labels: str) -> float:
                if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
 
 
+def proc_counters(pid: int) -> tuple[float, float, int]:
+    """(user CPU seconds, system CPU seconds, minor page faults) of process ``pid`` so far, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick, int(fields[7])
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of process ``pid`` so far, all its threads."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    user, system, _ = proc_counters(pid)
+    return user + system
 
 
 def idle_cpu_share(pid: int, seconds: float = 5.0) -> float:
@@ -182,13 +189,16 @@ def idle_cpu_share(pid: int, seconds: float = 5.0) -> float:
     return (cpu_seconds(pid) - before) / seconds
 
 
-def drain_rate(port: int, pid: int, start_count: float, total: int, timeout: float = 900, kind: str = "plate_read"
-               ) -> tuple[float, float]:
+def drain_rate(port: int, pid: int, start_count: float, total: int, timeout: float = 900, kind: str = "plate_read",
+               kernel: dict[str, float] | None = None) -> tuple[float, float]:
     """Reads/s over the middle 80% of a backlog of ``total`` reads (start-up and tail excluded).
 
     Returns (reads per second, reads per CPU second of the worker). The second does not drift
     with whatever else the shared machine runs, so the ratios to raw use both.
     ``kind`` ``plate_sighting`` counts reads through the plate-keyed second stage (routed set-up).
+    ``kernel``, if given, gets the worker's system CPU and minor page faults a read over the same
+    window (``sys_us_per_read``, ``faults_per_read``): on a VM, fresh pages are what makes a
+    growing worker's CPU a read drift from run to run.
     """
     low, high = start_count + 0.1 * total, start_count + 0.9 * total
     t_low = t_high = None
@@ -197,15 +207,19 @@ def drain_rate(port: int, pid: int, start_count: float, total: int, timeout: flo
         count = metric(port, "watchfloor_events_processed_total", kind=kind)
         now = time.monotonic()
         if t_low is None and count >= low:
-            t_low, c_low, cpu_low = now, count, cpu_seconds(pid)
+            t_low, c_low, p_low = now, count, proc_counters(pid)
         if count >= high:
-            t_high, c_high, cpu_high = now, count, cpu_seconds(pid)
+            t_high, c_high, p_high = now, count, proc_counters(pid)
             break
         # Each scrape costs the worker a few ms (~9% of its loop at 20 scrapes/s): 10 a second.
         time.sleep(0.1)
     if t_low is None or t_high is None or t_high == t_low:
         raise RuntimeError("the worker did not drain the backlog in time")
-    return (c_high - c_low) / (t_high - t_low), (c_high - c_low) / max(cpu_high - cpu_low, 1e-9)
+    reads = c_high - c_low
+    if kernel is not None:
+        kernel["sys_us_per_read"] = (p_high[1] - p_low[1]) / reads * 1e6
+        kernel["faults_per_read"] = (p_high[2] - p_low[2]) / reads
+    return reads / (t_high - t_low), reads / max(sum(p_high[:2]) - sum(p_low[:2]), 1e-9)
 
 
 def wait_for_alert_path(port: int, since: float, timeout: float = 900) -> tuple[int, float]:
@@ -224,13 +238,14 @@ def wait_for_alert_path(port: int, since: float, timeout: float = 900) -> tuple[
     raise RuntimeError("the alerting agent did not catch up in time")
 
 
-def drain(port: int, pid: int, total: int, kind: str, raw: tuple[float, float], label: str
-          ) -> tuple[float, float, int, float]:
+def drain(port: int, pid: int, total: int, kind: str, raw: tuple[float, float], label: str,
+          kernel: dict[str, float] | None = None) -> tuple[float, float, int, float]:
     """A fresh worker's drain of a ``total``-read backlog.
 
-    Returns (reads/s, reads per CPU second, candidates, seconds the alert path was behind).
+    Returns (reads/s, reads per CPU second, candidates, seconds the alert path was behind);
+    ``kernel`` as in :func:`drain_rate`.
     """
-    rate, cpu_rate = drain_rate(port, pid, 0, total, kind=kind)
+    rate, cpu_rate = drain_rate(port, pid, 0, total, kind=kind, kernel=kernel)
     print(f"worker, {label}: {rate:,.0f} reads/s ({rate / raw[0]:.0%} of raw); {cpu_rate:,.0f} reads per CPU second "
           f"({cpu_rate / raw[1]:.0%} of raw); busy {rate / cpu_rate:.0%} of the time", flush=True)
     while metric(port, "watchfloor_events_processed_total", kind=kind) < total:
