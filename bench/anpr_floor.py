@@ -75,7 +75,8 @@ def one_run(entries: int, reads: int, rules: bool) -> dict[str, Any]:
                "WATCHFLOOR_RUN_DIR": tmp}
         kernel: dict[str, float] = {}
         with running_worker(env, Path(tmp) / "worker.log") as (port, worker, _):
-            rate, cpu_rate, candidates, _behind = drain(port, worker.pid, reads, "plate_read", raw, label, kernel)
+            [(rate, cpu_rate)], candidates, _behind = drain(port, worker.pid, reads, "plate_read", raw,
+                                                            [(label, 0, reads)], kernel)
             pipeline_s = metric(port, "watchfloor_detector_seconds_sum", detector="plates")
     return {
         "entries": entries, "rules": rules, "reads": reads,
