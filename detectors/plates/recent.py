@@ -25,6 +25,8 @@ from bisect import bisect_left, bisect_right, insort
 from collections import deque
 from collections.abc import Iterator, Sequence
 
+from msgspec.structs import force_setattr
+
 from detectors.plates.sighting import Sighting
 
 
@@ -159,15 +161,23 @@ class RecentReads:
                 yield i, hist
 
     def _add_to_held(self, s: Sighting, held: Sighting | list[Sighting]) -> list[Sighting] | None:
-        """Add ``s`` to its plate's held reads; the new history, or None for a duplicate."""
+        """Add ``s`` to its plate's held reads; the new history, or None for a duplicate.
+
+        The plate's reads share one plate string (``s`` gets its held reads' one): each read is
+        decoded with its own copy, 64 bytes a held read, and half the reads in a full window are
+        of a plate already held. The struct is frozen for its users; this store owns it here.
+        """
         t = s.t
         if isinstance(held, Sighting):
             if held.t == t and held.read_id == s.read_id:
                 self.duplicates += 1
                 return None
+            force_setattr(s, "plate", held.plate)
             hist = self._by_plate[s.plate] = [held, s] if held.t <= t else [s, held]
             return hist
-        if held[-1].t < t:
+        last = held[-1]
+        force_setattr(s, "plate", last.plate)
+        if last.t < t:
             # The common case: newer than anything held for the plate, so it cannot be a duplicate
             # (a redelivered read carries the same event time as its twin).
             held.append(s)
