@@ -89,6 +89,19 @@ class ConvoyRule(ReadRule):
         min_cameras = self._min_cameras
         if len(history) < min_cameras:
             return []
+        # Only reads that can share a window with s (the history may be longer: shared store);
+        # one gap of slack because a co-occurrence is timed by the later of its two reads.
+        reach = self.config.window_s + self._max_gap
+        lo_t, hi_t = s.t - reach, s.t + reach
+        if history[0].t < lo_t or history[-1].t > hi_t:
+            history = history[bisect_left(history, lo_t, key=_t) : bisect_right(history, hi_t, key=_t)]
+            if len(history) < min_cameras:
+                return []
+        # The plate's own cameras before its partners: most plates seen again were seen at fewer
+        # cameras than a convoy needs, and then the camera index (bisects, a set) is not touched.
+        own_cameras = {x.camera_id for x in history}
+        if len(own_cameras) < min_cameras:
+            return []
         times, plates, lo, hi = self.reads.plates_at(s.camera_id, s.t, self._max_gap)
         if hi - lo <= 1:
             return []
@@ -101,17 +114,6 @@ class ConvoyRule(ReadRule):
             partners = {p for _, p in ranked[: self._max_partners + 1]}
         partners.discard(s.plate)
         if not partners:
-            return []
-        # Only reads that can share a window with s (the history may be longer: shared store);
-        # one gap of slack because a co-occurrence is timed by the later of its two reads.
-        reach = self.config.window_s + self._max_gap
-        lo_t, hi_t = s.t - reach, s.t + reach
-        if history[0].t < lo_t or history[-1].t > hi_t:
-            history = history[bisect_left(history, lo_t, key=_t) : bisect_right(history, hi_t, key=_t)]
-            if len(history) < min_cameras:
-                return []
-        own_cameras = {x.camera_id for x in history}
-        if len(own_cameras) < min_cameras:
             return []
         findings: list[Finding] = []
         history_of = self.reads.history
