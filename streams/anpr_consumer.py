@@ -62,6 +62,8 @@ class AnprReadsConsumer(GroupConsumer):
         self.runtime = runtime
         self.pipeline = pipeline
         self.forward = forward
+        # Read at scrape time: the count changes with every read, a gauge set per pass would too.
+        metrics.ANPR_HELD_READS.labels(self.events_kind).set_function(lambda: pipeline.held_reads)
 
     async def ready_to_consume(self) -> None:
         await self.runtime.watchlist.ready.wait()  # never match against a half-loaded list

@@ -119,6 +119,12 @@ class AnprPipeline:
         return owned is None or plate_partition(min(plate, other), self.plate_partitions) in owned
 
     @property
+    def held_reads(self) -> int:
+        """Reads held in rule state (each stored once, whichever rules use it), partners included."""
+        return (len(self.analytics.reads) + (len(self.convoy.reads) if self.convoy else 0)
+                + (len(self.pairing) if self.pairing else 0))
+
+    @property
     def horizon_s(self) -> float:
         """How far back in event time the rules look (what a rebuild of their state must replay)."""
         return max(self.analytics.reads.horizon_s, self.convoy.reads.horizon_s if self.convoy else 0.0,

@@ -37,6 +37,9 @@ DETECTOR_SECONDS = Histogram(
     "watchfloor_detector_seconds", "Time spent in detectors per message, by detector.", ["detector"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
 )
+ANPR_HELD_READS = Gauge(
+    "watchfloor_anpr_held_reads", "Plate reads held in this worker's ANPR rule state, by stage (each ~360 bytes of "
+    "memory: size workers by this, README 'ANPR rules and partitions').", ["kind"])
 STATE_REBUILD_READS = Counter(
     "watchfloor_state_rebuild_reads_total", "Reads replayed into rule state on taking over partitions.", ["kind"])
 STATE_REBUILD_SECONDS = Counter(

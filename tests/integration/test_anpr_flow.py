@@ -77,6 +77,8 @@ def test_replayed_duplicate_read_does_not_yield_a_second_alert(worker: WorkerPro
     produce_json(worker.bootstrap, "anpr.reads", [same_read])
     assert alerts_for(worker.bootstrap, plate)
     processed_before = worker.metric_value("watchfloor_events_processed_total", kind="plate_read")
+    held_before = worker.metric_value("watchfloor_anpr_held_reads", kind="plate_read")
+    assert held_before >= 1
     produce_json(worker.bootstrap, "anpr.reads", [same_read])  # at-least-once redelivery
 
     deadline = time.monotonic() + 20
@@ -87,6 +89,7 @@ def test_replayed_duplicate_read_does_not_yield_a_second_alert(worker: WorkerPro
     alerts = alerts_for(worker.bootstrap, plate)
     assert len({a.alert_id for a in alerts}) == 1
     assert len(alerts) == 1 and alerts[0].count == 1
+    assert worker.metric_value("watchfloor_anpr_held_reads", kind="plate_read") == held_before  # not held twice
 
 
 def test_bad_input_goes_to_deadletter_and_valid_reads_still_alert(worker: WorkerProcess) -> None:

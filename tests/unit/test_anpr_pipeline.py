@@ -113,6 +113,13 @@ def test_held_reads_of_one_plate_share_one_plate_string_and_equal_confidences_on
     assert b.confidence is a.confidence and b.confidence == 0.95
 
 
+def test_held_reads_count_each_read_once_whatever_rules_use_it() -> None:
+    p = pipeline()
+    p.process([read("r1", "AB12CDE"), read("r2", "CD34EFG", t=1.7e9 + 5)])
+    p.process([read("r1", "AB12CDE"), read("r3", "AB12CDE", camera="c1", t=1.7e9 + 60)])  # r1 redelivered
+    assert p.held_reads == 3
+
+
 def test_confidences_of_a_full_precision_feed_keep_their_values_in_a_bounded_table() -> None:
     p = pipeline()
     values = [k / 10_000 for k in range(5000)]
