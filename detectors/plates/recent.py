@@ -165,7 +165,8 @@ class RecentReads:
 
         The plate's reads share one plate string (``s`` gets its held reads' one): each read is
         decoded with its own copy, 64 bytes a held read, and half the reads in a full window are
-        of a plate already held. The struct is frozen for its users; this store owns it here.
+        of a plate already held. The struct is frozen for the rules; swapping in an equal string
+        is the one change made to it, and nothing can tell.
         """
         t = s.t
         if isinstance(held, Sighting):
