@@ -120,7 +120,8 @@ class AnprPipeline:
 
     @property
     def held_reads(self) -> int:
-        """Reads held in rule state (each stored once, whichever rules use it), partners included."""
+        """Reads held in rule state, partners included: one store serves all the rules of a stage, but
+        at the plate-keyed stage with pairs routed a read is in the convoy store too, and costs twice."""
         return (len(self.analytics.reads) + (len(self.convoy.reads) if self.convoy else 0)
                 + (len(self.pairing) if self.pairing else 0))
 
