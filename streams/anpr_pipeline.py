@@ -15,12 +15,12 @@ from typing import Literal, cast
 import msgspec
 
 from detectors.findings import Finding
-from detectors.plates.analytics import CameraPosition, PlateAnalytics
+from detectors.plates.analytics import PlateAnalytics
 from detectors.plates.config import PlatesConfig
 from detectors.plates.normalise import normalise_plates
 from detectors.plates.pairing import CameraPairing
 from detectors.plates.privacy import plate_hash
-from detectors.plates.sighting import Sighting
+from detectors.plates.sighting import CameraPosition, ReadBatch
 from detectors.plates.watchlist import WatchlistIndex
 from schemas.alerts import AlertCandidate, Evidence
 from schemas.anpr import PlateReadRecord
@@ -40,11 +40,6 @@ def read_evidence(read: PlateReadRecord) -> Evidence:
     # to_builtins leaves out defaults (schema_version, absent optional fields), as the sender did.
     return Evidence(event_id=read.read_id, event_time=read.event_time, camera_id=read.camera_id,
                     source_topic=ANPR_READS, snapshot_ref=read.image_ref, data=msgspec.to_builtins(read))
-
-
-#: Bound on the distinct confidence values shared between held reads (a feed with full-precision
-#: floats would otherwise grow the table without end); past it the table starts again.
-_MAX_SHARED_CONFIDENCES = 4096
 
 
 Stage = Literal["all", "local", "journeys"]
@@ -99,7 +94,6 @@ class AnprPipeline:
         self.plate_partitions = 1
         self.cameras = {c.id: CameraPosition(c.id, c.site, c.lat, c.lon) for c in config.cameras}
         self._hash_key = config.privacy.plate_hash_key()
-        self._confidences: dict[float, float] = {}
         self.forget_state()
 
     def forget_state(self) -> None:
@@ -133,12 +127,12 @@ class AnprPipeline:
 
     def process(self, reads: Sequence[PlateReadRecord]) -> AnprOutput:
         out = AnprOutput()
-        sightings = self._sightings(reads, out)
-        if not sightings:
+        batch = self._batch(reads, out)
+        if not batch:
             return out
-        findings = self.analytics.process(sightings)
+        findings = self.analytics.process(batch)
         if self.convoy is not None:
-            findings += self.convoy.process(sightings)
+            findings += self.convoy.process(batch)
         if self.pairing is not None:
             self._pair(out)
         self._add_candidates(findings, out)
@@ -147,9 +141,9 @@ class AnprPipeline:
     def process_partners(self, reads: Sequence[PlateReadRecord]) -> AnprOutput:
         """Reads sent on by the camera-keyed stage as partners of this worker's plates: convoy only."""
         out = AnprOutput()
-        sightings = self._sightings(reads, out)
-        if sightings and self.convoy is not None:
-            self._add_candidates(self.convoy.process(sightings), out)
+        batch = self._batch(reads, out)
+        if batch and self.convoy is not None:
+            self._add_candidates(self.convoy.process(batch), out)
         return out
 
     def _add_candidates(self, findings: list[Finding], out: AnprOutput) -> None:
@@ -181,24 +175,24 @@ class AnprPipeline:
         (those alerts went out the first time).
         """
         out = AnprOutput()
-        sightings = self._sightings(reads, out)
-        if sightings:
-            self.analytics.process(sightings, rebuilding=True)
+        batch = self._batch(reads, out)
+        if batch:
+            self.analytics.process(batch, rebuilding=True)
             if self.convoy is not None:
-                self.convoy.process(sightings, rebuilding=True)
+                self.convoy.process(batch, rebuilding=True)
             if self.pairing is not None:
                 self._pair(out)  # the camera windows only: these pairs went on the first time
 
     def rebuild_partners(self, reads: Sequence[PlateReadRecord]) -> None:
         """``rebuild`` for partner reads (see :meth:`process_partners`)."""
-        sightings = self._sightings(reads, AnprOutput())
-        if sightings and self.convoy is not None:
-            self.convoy.process(sightings, rebuilding=True)
+        batch = self._batch(reads, AnprOutput())
+        if batch and self.convoy is not None:
+            self.convoy.process(batch, rebuilding=True)
 
-    def _sightings(self, reads: Sequence[PlateReadRecord], out: AnprOutput) -> list[Sighting]:
-        """The usable reads as sightings; ``out`` gets them (``usable``, ``plates``) and the unusable ones."""
+    def _batch(self, reads: Sequence[PlateReadRecord], out: AnprOutput) -> ReadBatch:
+        """The usable reads as columns; ``out`` gets them (``usable``, ``plates``) and the unusable ones."""
         if not reads:
-            return []
+            return ReadBatch([], [], [], [], [])
         # Column by column: each step is one C-level pass over the batch (see normalise_plates).
         plates = normalise_plates([read.plate for read in reads])
         positions = [self.cameras.get(read.camera_id) for read in reads]
@@ -206,14 +200,8 @@ class AnprPipeline:
             reads, plates, positions = self._set_aside_unusable(reads, plates, positions, out)
         known_plates, known_positions = cast("list[str]", plates), cast("list[CameraPosition]", positions)
         out.usable, out.plates = list(reads), known_plates
-        # Held reads share one float object per confidence value (OCR engines report a few hundred
-        # values): 32 bytes less a held read, ~47 MB over a full 4-hour window at 100 reads/s.
-        if len(self._confidences) > _MAX_SHARED_CONFIDENCES:
-            self._confidences.clear()
-        confidence = self._confidences.setdefault
-        return [Sighting(read.read_id, plate, position[0], position[1], position[2], position[3],
-                         read.event_time, confidence(read.confidence, read.confidence))
-                for read, plate, position in zip(reads, known_plates, known_positions, strict=True)]
+        return ReadBatch([read.read_id for read in reads], known_plates, known_positions,
+                         [read.event_time for read in reads], [read.confidence for read in reads])
 
     @staticmethod
     def _set_aside_unusable(reads: Sequence[PlateReadRecord], plates: list[str | None],

@@ -14,29 +14,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from detectors.findings import SEVERITY_ORDER, Finding, Severity
 from detectors.plates.circling import CirclingRule
-from detectors.plates.cloned import ClonedPlateRule
+from detectors.plates.cloned import NEIGHBOURS, ClonedPlateRule
 from detectors.plates.config import PlatesConfig
 from detectors.plates.convoy import ConvoyRule
-from detectors.plates.recent import RecentReads
-from detectors.plates.sighting import Sighting
+from detectors.plates.recent import RecentReads, Screen
+from detectors.plates.sighting import ReadBatch, Sighting
 from detectors.plates.watchlist import Match, WatchlistIndex
 
 PRIORITY_SEVERITY: dict[int, Severity] = {1: "critical", 2: "high", 3: "high", 4: "medium", 5: "low"}
 """Watchlist priority (1 = most urgent) to finding severity; a fuzzy match is one level lower."""
-
-
-class CameraPosition(NamedTuple):
-    """Where an ANPR camera is (from the configuration)."""
-
-    camera_id: str
-    """The configured id: held reads share this one string instead of each keeping its own copy."""
-    site_id: str
-    lat: float
-    lon: float
 
 
 @dataclass(slots=True)
@@ -83,9 +72,18 @@ class PlateAnalytics:
             if enabled
         ]
         lateness = config.retention.max_lateness_s
+        circling = config.circling
         self.reads = RecentReads(
             max(windows, default=0.0) + lateness,
             camera_horizon_s=config.convoy.max_gap_s + lateness if config.convoy.enabled else None,
+            screen=Screen(multi_camera=config.cloned.enabled or config.convoy.enabled,
+                          repeats=circling.min_passes if circling.enabled else None,
+                          # a pass's reads reach pass_merge_s past the window's first pass
+                          repeats_within_s=circling.max_window_s + circling.pass_merge_s,
+                          history_within_s=max(
+                              circling.max_window_s + circling.pass_merge_s if circling.enabled else 0.0,
+                              config.convoy.window_s + config.convoy.max_gap_s if config.convoy.enabled else 0.0),
+                          history_neighbours=NEIGHBOURS if config.cloned.enabled else 0),
         )
         retention = config.retention
         self.cloned = ClonedPlateRule(config.cloned, retention, self.reads) if config.cloned.enabled else None
@@ -110,9 +108,9 @@ class PlateAnalytics:
     def _is_listed(self, plate: str) -> bool:
         return self.watchlist.is_listed(plate, self._clock)
 
-    def process(self, sightings: Sequence[Sighting], now: float | None = None, rebuilding: bool = False
+    def process(self, reads: Sequence[Sighting] | ReadBatch, now: float | None = None, rebuilding: bool = False
                 ) -> list[Finding]:
-        """Run every rule on a batch of sightings; return the findings in input order.
+        """Run every rule on a batch of reads; return the findings in input order.
 
         ``now`` (event time) is how far retention may prune afterwards; by default the batch's newest read.
         ``rebuilding``: the reads were handled before (state is being rebuilt after a restart or a
@@ -122,28 +120,27 @@ class PlateAnalytics:
         A redelivered read (same read id still held) yields its watchlist hit again, the same finding,
         and nothing from the rules; a read too late for the rules is still matched against the watchlist.
         """
+        batch = reads if isinstance(reads, ReadBatch) else ReadBatch.of(list(reads))
         findings: list[Finding] = []
         matches: dict[int, Match] = {}
-        times = [s.t for s in sightings]
+        times = batch.times
         if self.match_watchlist and not rebuilding:
             # A redelivered read still gets matched: if its first hit was never sent, this is the
             # only chance; a repeat is absorbed downstream.
-            matches = self.watchlist.match_many([s.plate for s in sightings], [s.confidence for s in sightings],
-                                                times)
+            matches = self.watchlist.match_many(batch.plates, batch.confidences, times)
         cloned, circling, convoy = self.cloned, self.circling, self.convoy
         hits = sorted(matches)
         next_hit = 0
         min_history, circling_history, convoy_history = self._min_history, self._circling_history, self._convoy_history
         rules_on = cloned is not None or circling is not None or convoy is not None
-        # Only reads whose plate was seen before in the window come back to be evaluated: a few percent.
-        for i, history in self.reads.add_each(sightings) if rules_on else ():
+        # Only reads a rule could fire on come back to be evaluated (see Screen): well under 1%.
+        for i, s, history in self.reads.add_batch(batch) if rules_on else ():
             while next_hit < len(hits) and hits[next_hit] <= i:  # findings in input order
-                findings.append(self._hit(sightings[hits[next_hit]], matches[hits[next_hit]]))
+                findings.append(self._hit(batch.sighting(hits[next_hit]), matches[hits[next_hit]]))
                 next_hit += 1
             held = len(history)
             if held < min_history:
                 continue
-            s = sightings[i]
             if cloned is not None:
                 findings.extend(cloned.evaluate(s, history))
             if circling is not None and held >= circling_history:
@@ -151,12 +148,12 @@ class PlateAnalytics:
             if convoy is not None and held >= convoy_history:
                 self._clock = s.t  # for is_listed, asked only when a convoy is found
                 findings.extend(convoy.evaluate(s, history))
-        findings.extend(self._hit(sightings[i], matches[i]) for i in hits[next_hit:])
+        findings.extend(self._hit(batch.sighting(i), matches[i]) for i in hits[next_hit:])
         self.reads.prune(max(times, default=-math.inf) if now is None else now)
         if rebuilding:
             return findings
         c = self.counters
-        c.reads += len(sightings)
+        c.reads += len(batch)
         for f in findings:
             c.findings_by_rule[f.rule] = c.findings_by_rule.get(f.rule, 0) + 1
             if f.rule == "watchlist_hit":

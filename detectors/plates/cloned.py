@@ -28,7 +28,7 @@ from detectors.plates.sighting import EARTH_RADIUS_M, Sighting, haversine_m
 # Great-circle distance <= R * (|dlat| + |dlon|) in radians: path along a meridian, then a parallel.
 _M_PER_DEG = EARTH_RADIUS_M * math.pi / 180
 # Reads compared on each side of the new one (in event-time order).
-_NEIGHBOURS = 3
+NEIGHBOURS = 3
 
 
 def _index_of(history: list[Sighting], s: Sighting) -> int:
@@ -74,7 +74,7 @@ class ClonedPlateRule(ReadRule):
         # s to a far-off read implies an impossible hop between two time-adjacent reads, which was
         # reported when the later of them arrived. Bounds the cost for plates seen all day.
         i = len(history) - 1 if history[-1] is s else _index_of(history, s)
-        for other in history[max(0, i - _NEIGHBOURS) : i + _NEIGHBOURS + 1]:
+        for other in history[max(0, i - NEIGHBOURS) : i + NEIGHBOURS + 1]:
             if other is s:
                 continue
             gap = abs(t - other.t)

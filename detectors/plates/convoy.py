@@ -102,16 +102,7 @@ class ConvoyRule(ReadRule):
         own_cameras = {x.camera_id for x in history}
         if len(own_cameras) < min_cameras:
             return []
-        times, plates, lo, hi = self.reads.plates_at(s.camera_id, s.t, self._max_gap)
-        if hi - lo <= 1:
-            return []
-        if hi - lo <= self._max_partners:
-            partners = set(plates[lo:hi])
-        else:
-            # Busy camera: keep only the nearest in time (bounded cost per read).
-            t = s.t
-            ranked = sorted((abs(times[k] - t), plates[k]) for k in range(lo, hi))
-            partners = {p for _, p in ranked[: self._max_partners + 1]}
+        partners = self.reads.partners_at(s.camera_id, s.t, self._max_gap, self._max_partners)
         partners.discard(s.plate)
         if not partners:
             return []
@@ -121,7 +112,7 @@ class ConvoyRule(ReadRule):
         for other in partners:
             if owns_pair is not None and not owns_pair(s.plate, other):
                 continue
-            other_history = history_of(other)
+            other_history = history_of(other, lo_t)
             if len(other_history) < min_cameras:
                 continue
             # Cheap necessary condition: enough cameras in common (set intersection in C).

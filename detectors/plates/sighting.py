@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import msgspec
 
@@ -32,6 +34,49 @@ class Sighting(msgspec.Struct, frozen=True, gc=False):
     """Event time, epoch seconds."""
     confidence: float
     """OCR confidence 0..1."""
+
+
+class CameraPosition(NamedTuple):
+    """Where an ANPR camera is (from the configuration)."""
+
+    camera_id: str
+    """The configured id: held reads share this one string instead of each keeping its own copy."""
+    site_id: str
+    lat: float
+    lon: float
+
+
+@dataclass(slots=True)
+class ReadBatch:
+    """Usable reads, column by column: what the rules' store takes in without a struct per read.
+
+    Most reads are stored and never looked at again (no rule can fire on them), so the pipeline
+    hands over columns and a :class:`Sighting` is built only for the few reads a rule evaluates.
+    ``sightings``, when given, are those objects already (one per read): the store hands them back.
+    """
+
+    read_ids: list[str]
+    plates: list[str]
+    """Normalised plates."""
+    cameras: list[CameraPosition]
+    times: list[float]
+    confidences: list[float]
+    sightings: list[Sighting] | None = field(default=None)
+
+    def __len__(self) -> int:
+        return len(self.read_ids)
+
+    @classmethod
+    def of(cls, sightings: list[Sighting]) -> ReadBatch:
+        return cls([s.read_id for s in sightings], [s.plate for s in sightings],
+                   [CameraPosition(s.camera_id, s.site_id, s.lat, s.lon) for s in sightings],
+                   [s.t for s in sightings], [s.confidence for s in sightings], sightings)
+
+    def sighting(self, i: int) -> Sighting:
+        """Read ``i`` as a sighting."""
+        if self.sightings is not None:
+            return self.sightings[i]
+        return Sighting(self.read_ids[i], self.plates[i], *self.cameras[i], self.times[i], self.confidences[i])
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -9,8 +12,9 @@ from detectors.findings import Finding
 from detectors.plates.analytics import PlateAnalytics
 from detectors.plates.config import CirclingSite, PlatesConfig
 from detectors.plates.privacy import plate_hash, redact_finding
+from detectors.plates.sighting import Sighting
 from detectors.plates.watchlist import WatchlistEntry, WatchlistIndex
-from tests.unit.plates.conftest import sight
+from tests.unit.plates.conftest import PLACES, sight
 
 T0 = 1_700_000_000.0
 KEY = b"0123456789abcdef0123456789abcdef"
@@ -164,3 +168,59 @@ def test_shared_store_holds_each_read_once_and_prunes_to_the_longest_window() ->
     assert pa.reads.horizon_s == horizon
     pa.prune(T0 + 200 + horizon)
     assert len(pa.reads) == 0 and pa.reads.plates == 0
+
+
+def _mixed_traffic(seed: int) -> list[Sighting]:
+    """Six hours of reads: vehicles at their home camera (a few elsewhere, some far off too soon), cars
+    circling the mall (past another site in between), pairs driving the ring together; redelivered and
+    late reads."""
+    rng = random.Random(seed)
+    cameras = list(PLACES)
+    homes = {f"V{k:03d}": rng.choice(cameras) for k in range(300)}
+    events: list[tuple[float, str, str]] = []
+    for plate, home in homes.items():
+        t = T0 + rng.uniform(0, 3600)
+        while t < T0 + 6 * 3600:
+            events.append((t, plate, home if rng.random() < 0.9 else rng.choice(cameras)))
+            t += rng.expovariate(1 / 2400)
+    for k in range(3):
+        t = T0 + rng.uniform(0, 7200)
+        for _ in range(rng.randrange(3, 8)):
+            events.append((t, f"CIRCLE{k}", rng.choice(["mall-in", "mall-out"])))
+            events.append((t + 120, f"CIRCLE{k}", "busy-1"))  # and past another site between passes
+            t += rng.uniform(150, 500)
+    for k in range(3):
+        t = T0 + rng.uniform(0, 10_000)
+        for camera in rng.sample(["ring-1", "ring-2", "ring-3", "ring-4"], rng.randrange(3, 5)):
+            events.append((t, f"LEAD{k}", camera))
+            events.append((t + rng.uniform(0, 8), f"TAIL{k}", camera))
+            t += rng.uniform(200, 700)
+    events.sort()
+    reads = [sight(f"r{i}", plate, camera, t - (rng.uniform(0, 400) if rng.random() < 0.1 else 0.0))
+             for i, (t, plate, camera) in enumerate(events)]
+    for i in sorted(rng.sample(range(1, len(reads)), len(reads) // 20), reverse=True):
+        reads.insert(i, reads[max(0, i - rng.randrange(1, 30))])  # redelivered
+    return reads
+
+
+FEWER_PASSES_AT_THE_RING = {"circling": {"passes": 3, "sites": {"ring": {"passes": 2, "window_s": 900}}},
+                            "convoy": {"min_cameras": 2}}
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("overrides", [{}, FEWER_PASSES_AT_THE_RING])
+def test_rules_see_only_screened_reads_and_find_all_that_every_read_finds(seed: int, overrides: dict[str, Any]) -> None:
+    """The store hands the rules only reads whose plate could complete a rule, with the history
+    they need: the findings are those of evaluating every read with its whole history."""
+    reads = _mixed_traffic(seed)
+    screened, every_read = PlateAnalytics(PlatesConfig(**overrides)), PlateAnalytics(PlatesConfig(**overrides))
+    every_read.reads.screen = None
+    rng, start, got, want = random.Random(seed), 0, [], []
+    while start < len(reads):
+        batch = reads[start:start + rng.choice([1, 20, 300])]
+        got += screened.process(batch)
+        want += every_read.process(batch)
+        start += len(batch)
+    assert got == want
+    assert {f.rule for f in got} == {"cloned_plate", "circling", "convoy"}
+    assert screened.reads.duplicates == every_read.reads.duplicates > 0
