@@ -89,7 +89,9 @@ class RecentReads:
         # Plates: a slot each while any of its reads is held, with what the screen needs to know.
         self._table: dict[str, int] = {}
         self._plate_of = np.empty(0, object)  # the plate string, shared by its reads
-        self._free: list[int] = []
+        # Free slots, a stack in an array (a list of a million ints costs ~36 bytes a slot).
+        self._free = np.empty(0, np.int64)
+        self._free_top = 0
         self._head = np.empty(0, np.int64)  # seq of the plate's latest read
         self._count = np.empty(0, np.int64)  # its reads not expired
         self._max_t = np.empty(0, np.float64)
@@ -161,16 +163,16 @@ class RecentReads:
         kept = idx.tolist()
         if not kept:
             return np.empty(0, np.int64)
-        free = self._free
-        if len(kept) > len(free):
-            self._grow_slots(max(len(kept), len(self._head)))
+        if len(kept) > self._free_top:
+            self._grow_slots(max(len(kept), len(self._head) // 2))
         # One dict call a read: each read offers a free slot, which only a plate not held takes.
-        offered = free[-len(kept):]
-        del free[-len(kept):]
+        self._free_top -= len(kept)
+        offered = self._free[self._free_top:self._free_top + len(kept)].copy()
         hold, plates = self._table.setdefault, batch.plates
-        slots = np.array([hold(plates[k], slot) for k, slot in zip(kept, offered, strict=True)], dtype=np.int64)
-        taken = slots == np.array(offered, dtype=np.int64)
-        free.extend(np.array(offered, dtype=np.int64)[~taken].tolist())
+        slots = np.array([hold(plates[k], slot) for k, slot in zip(kept, offered.tolist(), strict=True)],
+                         dtype=np.int64)
+        taken = slots == offered
+        self._push_free(offered[~taken])
         if taken.any():
             self._plate_of[slots[taken]] = [plates[k] for k in idx[taken].tolist()]
         return slots
@@ -470,8 +472,8 @@ class RecentReads:
         if n + rows <= capacity:
             return
         live = n - start
-        if (live + rows) * 2 > capacity:
-            capacity = 2 * (live + rows)
+        if (live + rows) * 3 > capacity * 2:  # room for half as much again: a copy per ~third of a window
+            capacity = (live + rows) * 3 // 2
         for name in ("_t", "_slot", "_cam", "_conf", "_prev", "_cam_prev"):
             old = getattr(self, name)
             if old is None:
@@ -493,7 +495,11 @@ class RecentReads:
         self._max_t[slots] = -math.inf
         self._multi[slots] = False
         self._first_cam[slots] = _NO_READ
-        self._free.extend(slots.tolist())
+        self._push_free(slots)
+
+    def _push_free(self, slots: npt.NDArray[np.int64]) -> None:
+        self._free[self._free_top:self._free_top + len(slots)] = slots
+        self._free_top += len(slots)
 
     def _grow_slots(self, more: int) -> None:
         old = len(self._head)
@@ -501,4 +507,5 @@ class RecentReads:
                            ("_first_cam", _NO_READ), ("_multi", False)):
             array = getattr(self, name)
             setattr(self, name, np.concatenate([array, np.full(more, fill, array.dtype)]))
-        self._free.extend(range(old + more - 1, old - 1, -1))
+        self._free = np.concatenate([self._free, np.empty(more, np.int64)])
+        self._push_free(np.arange(old + more - 1, old - 1, -1, dtype=np.int64))
