@@ -133,7 +133,7 @@ class PlateAnalytics:
         next_hit = 0
         min_history, circling_history, convoy_history = self._min_history, self._circling_history, self._convoy_history
         rules_on = cloned is not None or circling is not None or convoy is not None
-        # Only reads a rule could fire on come back to be evaluated (see Screen): well under 1%.
+        # Only reads a rule could fire on come back to be evaluated (see Screen): 1-4% of the bench's traffic.
         for i, s, history in self.reads.add_batch(batch) if rules_on else ():
             while next_hit < len(hits) and hits[next_hit] <= i:  # findings in input order
                 findings.append(self._hit(batch.sighting(hits[next_hit]), matches[hits[next_hit]]))

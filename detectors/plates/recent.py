@@ -4,11 +4,12 @@ The three rules all need "the recent reads of this plate"; the convoy rule also 
 reads at this camera in the last few seconds". Keeping that once (instead of once per rule)
 is what makes all rules together cost a few microseconds per read.
 
-Held in columns, not objects: a row per read (event time, plate slot, camera, confidence and
-the previous read of its plate) in numpy arrays in arrival order, the read ids in a list beside
-them. At national scale a worker holds ~1.5M reads, nearly all of plates seen once or twice at
-their one camera: storing, screening and expiring them are a few vectorised passes a batch, and
-a :class:`Sighting` is built only for the reads a rule has to look at (see :class:`Screen`).
+Held in columns, not objects: a row per read (event time, plate slot, camera, confidence, the
+plate's previous read in event time, the camera's previous read in arrival order) in numpy arrays
+in arrival order, the read ids in a list beside them. A worker holds ~1.5M reads at a full
+window, nearly all of plates seen once or twice at their one camera: storing, screening and
+expiring them are a few vectorised passes a batch, and a :class:`Sighting` is built only for the
+reads a rule has to look at (see :class:`Screen`).
 Why: with a struct per read, the work a read grew with the reads held (cache misses on hours-old
 objects): 2.5 us a read at 100k held, 7-10 us at a full window (measured 2026-12-04).
 
@@ -65,9 +66,9 @@ class Screen(NamedTuple):
 class RecentReads:
     """Recent reads by plate (histories sorted by event time) and, optionally, by camera.
 
-    ``camera_horizon_s`` (None = not kept) is how much history the per-camera index keeps behind
-    each camera's newest read; the convoy rule needs ``max_gap_s`` plus lateness. ``screen``
-    (None = every read) limits which reads :meth:`add_batch` hands to the rules.
+    ``camera_horizon_s`` (None = no camera chains) is how far before a read :meth:`partners_at`
+    walks back through its camera's reads; the convoy rule needs ``max_gap_s`` plus lateness.
+    ``screen`` (None = every read) limits which reads :meth:`add_batch` hands to the rules.
     """
 
     def __init__(self, horizon_s: float, camera_horizon_s: float | None = None, screen: Screen | None = None) -> None:
