@@ -35,8 +35,9 @@ def _at(store: RecentReads, camera: str, t: float) -> list[str]:
 def test_add_batch_sees_what_add_sees_for_every_read_with_history(seed: int, late_by: float) -> None:
     """In passes of any size, with late and redelivered reads: the same histories, camera index and counts.
 
-    The camera index is compared where the convoy rule asks it, within its horizon (330 s) of the
-    camera's newest read; older entries are swept once a batch, not read by read.
+    Partners at a camera are compared for reads within the camera horizon (330 s) of the camera's
+    newest read: a read later than that may still find partners the read-by-read store has expired
+    (expiry runs once a batch).
     """
     reads = _reads(seed, late_by)
     newest: dict[str, float] = {}
