@@ -139,7 +139,7 @@ class RecentReads:
         what was held when that read came (later reads of the batch left out), and while a read
         is yielded :meth:`history` and :meth:`partners_at` answer as of then too. Duplicates (a
         read id held at the same event time) and reads behind the watermark by more than the
-        horizon are not stored; reads expire once the batch is done. Consume the iterator fully.
+        horizon are not stored; reads expire once the batch is done (or the iterator is closed).
         """
         if not len(batch):
             return
@@ -152,12 +152,13 @@ class RecentReads:
         self.dropped_late += len(times) - len(idx)
         slots = self._slots(batch, idx)
         idx, slots, late_in_plate = self._without_duplicates(batch, times, idx, slots)
-        rows = len(idx)
-        if rows:
-            yield from self._append(batch, times, idx, slots, late_in_plate, watermarks, screened)
-        self._as_of = None
-        self.watermark = float(watermarks[-1])
-        self._expire()
+        try:
+            if len(idx):
+                yield from self._append(batch, times, idx, slots, late_in_plate, watermarks, screened)
+        finally:  # also when a rule fails mid-batch: the batch is stored, and the store answers as of now
+            self._as_of = None
+            self.watermark = float(watermarks[-1])
+            self._expire()
 
     def _slots(self, batch: ReadBatch, idx: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """The plate slot of each read in ``idx``; new plates get one."""

@@ -103,3 +103,18 @@ def test_a_camera_lists_its_plates_within_the_gap_before_any_read_expires(batche
             store.add(s)
     assert len(store) == 1800  # an hour of reads, all still held for the plate rules
     assert _at(store, "c1", reads[-1].t) == sorted(s.plate for s in reads[-16:])  # within 30 s
+
+
+def test_a_batch_left_half_way_is_stored_and_the_store_answers_as_of_its_end() -> None:
+    """A rule that fails on a read (a bug) leaves the iterator unfinished: the batch is still held,
+    expiry has run, and histories are no longer cut at the read being looked at."""
+    store = RecentReads(600.0, camera_horizon_s=90.0)
+    reads = [Sighting(f"r{i}", "AB12CDE", f"c{i % 2}", "s", 51.5, -0.1, 1_700_000_000.0 + i, 0.9) for i in range(6)]
+    batch = store.add_batch(ReadBatch.of(reads), screened=False)
+    next(batch)
+    batch.close()
+    assert len(store) == 6 and store.watermark == reads[-1].t
+    assert [s.read_id for s in store.history("AB12CDE")] == [s.read_id for s in reads]
+    assert store.partners_at("c0", reads[-1].t, 30.0, limit=16) == {"AB12CDE"}
+    late = Sighting("x", "ZZ99ZZZ", "c0", "s", 51.5, -0.1, reads[-1].t - 700, 0.9)
+    assert list(store.add_batch(ReadBatch.of([late]))) == [] and store.dropped_late == 1
