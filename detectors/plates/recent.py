@@ -151,10 +151,10 @@ class RecentReads:
         idx = np.flatnonzero(times >= before - self.horizon_s)
         self.dropped_late += len(times) - len(idx)
         slots = self._slots(batch, idx)
-        idx, slots, late_in_plate = self._without_duplicates(batch, times, idx, slots)
+        idx, slots, late_in_plate, again = self._without_duplicates(batch, times, idx, slots)
         try:
             if len(idx):
-                yield from self._append(batch, times, idx, slots, late_in_plate, watermarks, screened)
+                yield from self._append(batch, times, idx, slots, late_in_plate, again, watermarks, screened)
         finally:  # also when a rule fails mid-batch: the batch is stored, and the store answers as of now
             self._as_of = None
             self.watermark = float(watermarks[-1])
@@ -181,8 +181,10 @@ class RecentReads:
 
     def _without_duplicates(self, batch: ReadBatch, times: npt.NDArray[np.float64], idx: npt.NDArray[np.int64],
                             slots: npt.NDArray[np.int64]
-                            ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-        """Drop redelivered reads; also tell which reads came after a newer read of their plate.
+                            ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_],
+                                       npt.NDArray[np.bool_]]:
+        """Drop redelivered reads; also tell which reads came after a newer read of their plate, and
+        which after an earlier read of it in the batch.
 
         Only reads no newer than their plate's newest can be a duplicate (a redelivered read carries
         its twin's event time), and only plates read twice in the batch need a look read by read.
@@ -190,10 +192,10 @@ class RecentReads:
         t = times[idx]
         held = self._count[slots] > 0
         late_in_plate = held & (t <= self._max_t[slots])
-        unique, counts = np.unique(slots, return_counts=True)
-        check = late_in_plate | np.isin(slots, unique[counts > 1])
+        again, repeated = self._seen_earlier_in_batch(slots)
+        check = late_in_plate | repeated
         if not check.any():
-            return idx, slots, late_in_plate
+            return idx, slots, late_in_plate, again
         keep = np.ones(len(slots), np.bool_)
         newest: dict[int, float] = {}
         seen: dict[int, set[tuple[float, str]]] = {}
@@ -209,8 +211,18 @@ class RecentReads:
             twins.add(read)
             late_in_plate[j] = read[0] <= prior
             newest[slot] = max(prior, read[0])
+        if keep.all():
+            return idx, slots, late_in_plate, again
         self.duplicates += len(keep) - int(keep.sum())
-        return idx[keep], slots[keep], late_in_plate[keep]
+        return idx[keep], slots[keep], late_in_plate[keep], self._seen_earlier_in_batch(slots[keep])[0]
+
+    @staticmethod
+    def _seen_earlier_in_batch(slots: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """Per read: whether its plate came earlier in the batch, and whether the batch has it twice or more."""
+        _, first, inverse, counts = np.unique(slots, return_index=True, return_inverse=True, return_counts=True)
+        again = np.ones(len(slots), np.bool_)
+        again[first] = False
+        return again, counts[inverse.ravel()] > 1
 
     def _held_twin(self, slot: int, t: float, read_id: str) -> bool:
         """Whether ``slot``'s held reads include ``read_id`` at ``t``: a walk down to ``t`` in its chain."""
@@ -227,7 +239,7 @@ class RecentReads:
         return False
 
     def _append(self, batch: ReadBatch, times: npt.NDArray[np.float64], idx: npt.NDArray[np.int64],
-                slots: npt.NDArray[np.int64], late_in_plate: npt.NDArray[np.bool_],
+                slots: npt.NDArray[np.int64], late_in_plate: npt.NDArray[np.bool_], again: npt.NDArray[np.bool_],
                 watermarks: npt.NDArray[np.float64], screened: bool
                 ) -> Iterator[tuple[int, Sighting, list[Sighting]]]:
         rows = len(idx)
@@ -254,8 +266,6 @@ class RecentReads:
         # A plate's chain runs newest first. Its first read in the batch, newer than all it holds,
         # goes on top (all such reads at once); the others (late reads, a plate's second read in
         # the batch) are walked into place one by one, after them.
-        again = np.ones(rows, np.bool_)
-        again[np.unique(slots, return_index=True)[1]] = False
         walked = again | late_in_plate
         on_top = ~walked
         prev = np.full(rows, _NO_READ, np.int64)
@@ -313,7 +323,7 @@ class RecentReads:
     @staticmethod
     def _chain(heads: npt.NDArray[np.int64], keys: npt.NDArray[np.int64], seqs: npt.NDArray[np.int64]
                ) -> npt.NDArray[np.int64]:
-        """Each new read's previous read of its key (plate or camera), in arrival order; moves ``heads`` on.
+        """Each new read's previous read of its key (its camera), in arrival order; moves ``heads`` on.
 
         Sorted by key, a read follows the batch's earlier read of its key, or else the key's head.
         """
