@@ -297,7 +297,8 @@ class RecentReads:
         neighbours = screen.history_neighbours if screen is not None else 0
         for j in evaluated:
             k = int(idx[j])
-            s = self._sighting(batch, k, int(slots[j]))
+            # The plate's reads share the held plate string, and a camera's reads its configured id.
+            s = batch.sighting(k, self._plate_of[slots[j]])
             self.watermark = float(watermarks[k])
             cutoff = self.watermark - self.horizon_s
             self._as_of = (base + n + j, cutoff)
@@ -355,13 +356,6 @@ class RecentReads:
         there = seq >= start
         found[rows[there]] = self._t[seq[there] - self._base] >= t[rows[there]] - within_s
         return found
-
-    def _sighting(self, batch: ReadBatch, k: int, slot: int) -> Sighting:
-        if batch.sightings is not None:
-            return batch.sightings[k]
-        # The plate's reads share the held plate string, and a camera's reads its configured id.
-        return Sighting(batch.read_ids[k], self._plate_of[slot], *batch.cameras[k],
-                        batch.times[k], batch.confidences[k])
 
     def _history(self, slot: int, as_of: int, cutoff: float, s: Sighting | None = None, since: float = -math.inf,
                  neighbours: int = 0) -> list[Sighting]:

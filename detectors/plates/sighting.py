@@ -72,11 +72,12 @@ class ReadBatch:
                    [CameraPosition(s.camera_id, s.site_id, s.lat, s.lon) for s in sightings],
                    [s.t for s in sightings], [s.confidence for s in sightings], sightings)
 
-    def sighting(self, i: int) -> Sighting:
-        """Read ``i`` as a sighting."""
+    def sighting(self, i: int, plate: str | None = None) -> Sighting:
+        """Read ``i`` as a sighting; ``plate``: an equal plate string to use instead of its own."""
         if self.sightings is not None:
             return self.sightings[i]
-        return Sighting(self.read_ids[i], self.plates[i], *self.cameras[i], self.times[i], self.confidences[i])
+        return Sighting(self.read_ids[i], plate or self.plates[i], *self.cameras[i], self.times[i],
+                        self.confidences[i])
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
