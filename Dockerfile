@@ -14,7 +14,7 @@ WORKDIR /app
 
 # Dependencies first, from pyproject's pins, so a code change does
 # not reinstall them. Every pinned dependency ships manylinux wheels for cp311: no compiler here.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 RUN python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
 print("\n".join(p["dependencies"]))' > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
@@ -26,7 +26,10 @@ COPY config ./config
 # Why editable (`-e`, no deps: they are installed above): the code finds config/ and the console's
 # static files relative to the source tree, which a wheel install does not carry yet. The result is
 # the same install, with /app as the package location.
-RUN pip install --no-deps -e . \
+# gcc only for this step: the held reads' plate table is a small C extension (setup.py).
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install --no-deps -e . \
+    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/watchfloor --shell /usr/sbin/nologin watchfloor \
     && mkdir -p /var/lib/watchfloor/run /var/lib/watchfloor/snapshots /videos \
     && chown -R watchfloor /var/lib/watchfloor \

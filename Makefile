@@ -3,13 +3,15 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# The install (and the C extension's build) is redone when what it is made from changes.
+BUILD_INPUTS := pyproject.toml setup.py detectors/plates/_platetable.c
+STAMP := $(VENV)/.installed-$(shell cat $(BUILD_INPUTS) | sha1sum | cut -c1-12)
 
 .PHONY: venv demo test lint unit integration bench schemas browser clean
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): $(BUILD_INPUTS)
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -41,4 +43,4 @@ bench: venv
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build detectors/plates/_platetable.*.so

@@ -36,6 +36,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from detectors.plates.platetable import PlateTable, plate_keys
 from detectors.plates.sighting import CameraPosition, ReadBatch, Sighting
 
 _NO_READ = -1
@@ -88,8 +89,9 @@ class RecentReads:
         self._start = 0  # first row not expired
         self._n = 0  # rows in use
         # Plates: a slot each while any of its reads is held, with what the screen needs to know.
-        self._table: dict[str, int] = {}
+        self._table = PlateTable()
         self._plate_of = np.empty(0, object)  # the plate string, shared by its reads
+        self._key = np.empty((0, 2), np.int64)  # its key in the table
         # Free slots, a stack in an array (a list of a million ints costs ~36 bytes a slot).
         self._free = np.empty(0, np.int64)
         self._free_top = 0
@@ -167,16 +169,19 @@ class RecentReads:
             return np.empty(0, np.int64)
         if len(kept) > self._free_top:
             self._grow_slots(max(len(kept), len(self._head) // 2))
-        # One dict call a read: each read offers a free slot, which only a plate not held takes.
+        # Each read offers a free slot, which only a plate not held takes.
         self._free_top -= len(kept)
         offered = self._free[self._free_top:self._free_top + len(kept)].copy()
-        hold, plates = self._table.setdefault, batch.plates
-        slots = np.array([hold(plates[k], slot) for k, slot in zip(kept, offered.tolist(), strict=True)],
-                         dtype=np.int64)
+        plates = batch.plates
+        keys = plate_keys(plates)
+        if len(kept) < len(plates):
+            keys = keys[idx]
+        slots = self._table.hold(keys, offered)
         taken = slots == offered
         self._push_free(offered[~taken])
         if taken.any():
             self._plate_of[slots[taken]] = [plates[k] for k in idx[taken].tolist()]
+            self._key[slots[taken]] = keys[taken]
         return slots
 
     def _without_duplicates(self, batch: ReadBatch, times: npt.NDArray[np.float64], idx: npt.NDArray[np.int64],
@@ -394,7 +399,7 @@ class RecentReads:
         from then on are needed (older ones may be left out).
         """
         slot = self._table.get(plate)
-        if slot is None:
+        if slot < 0:
             return []
         if self._as_of is None:
             return self._history(slot, self._base + self._n, self.watermark - self.horizon_s, since=since)
@@ -493,9 +498,7 @@ class RecentReads:
 
     def _release(self, slots: npt.NDArray[np.int64]) -> None:
         """Free the slots of plates whose last held read expired."""
-        table = self._table
-        for plate in self._plate_of[slots].tolist():
-            del table[plate]
+        self._table.remove(self._key[slots])
         self._plate_of[slots] = None
         self._head[slots] = _NO_READ
         self._max_t[slots] = -math.inf
@@ -513,5 +516,6 @@ class RecentReads:
                            ("_first_cam", _NO_READ), ("_multi", False)):
             array = getattr(self, name)
             setattr(self, name, np.concatenate([array, np.full(more, fill, array.dtype)]))
+        self._key = np.concatenate([self._key, np.empty((more, 2), np.int64)])
         self._free = np.concatenate([self._free, np.empty(more, np.int64)])
         self._push_free(np.arange(old + more - 1, old - 1, -1, dtype=np.int64))
