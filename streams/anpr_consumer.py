@@ -233,9 +233,12 @@ class AnprReadsConsumer(GroupConsumer):
         return usable, rejected
 
     async def _send_candidates(self, output: AnprOutput) -> list[Awaitable[Any]]:
-        futures = [await self.send(ALERT_CANDIDATES, c.dedupe_key.encode(), encode(c)) for c in output.candidates]
-        if futures:
-            metrics.MESSAGES_PRODUCED.labels(ALERT_CANDIDATES).inc(len(futures))
+        """The pass's candidates, keyed by dedupe key, as whole batches (see ``GroupConsumer.send_many``)."""
+        candidates = output.candidates
+        if not candidates:
+            return []
+        futures = await self.send_many(ALERT_CANDIDATES, [(c.dedupe_key.encode(), encode(c)) for c in candidates])
+        metrics.MESSAGES_PRODUCED.labels(ALERT_CANDIDATES).inc(len(candidates))
         return futures
 
     async def _forward(self, output: AnprOutput) -> list[Awaitable[Any]]:

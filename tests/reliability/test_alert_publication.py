@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import faust
@@ -38,14 +38,15 @@ class FirstAlertSendFails(AlertingConsumer):
 
     failed = 0
 
-    async def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None,
-                   headers: list[tuple[str, bytes]] | None = None) -> Awaitable[Any]:
-        if topic == ALERTS and value is not None and not self.failed:
+    async def send_many(self, topic: str, records: Sequence[tuple[bytes | None, bytes | None]],
+                        partition: int | None = None, headers: list[tuple[str, bytes]] | None = None
+                        ) -> list[Awaitable[Any]]:
+        if topic == ALERTS and any(value is not None for _, value in records) and not self.failed:
             self.failed += 1
             lost: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             lost.set_exception(KafkaConnectionError("leader of the alerts partition lost (injected)"))
-            return lost
-        return await super().send(topic, key, value, partition, headers)
+            return [lost]
+        return await super().send_many(topic, records, partition, headers)
 
 
 async def records_of(config: WatchfloorConfig, topic: str, key: bytes) -> list[bytes | None]:
