@@ -147,6 +147,10 @@ class GroupConsumer:
         partition's records keep their order, and so do its batches. A record too big to share a
         batch goes alone through :meth:`send`, which refuses one over ``max_request_size`` as ever.
 
+        A partition whose last batch the producer still holds (lingering, or waiting for a request
+        in flight) gets its records through :meth:`send`, into that batch: a new batch would have
+        to wait until the sender took the old one, a broker round trip that stalled every pass.
+
         Returns the futures of the batches (and of the records sent alone), to await before the commit.
         """
         producer = self._producer
@@ -160,7 +164,12 @@ class GroupConsumer:
         room = self._batch_room - sum(len(name) + len(value) + 10 for name, value in headers or ())
         header_list = list(headers or ())
         futures: list[Awaitable[Any]] = []
+        held = getattr(getattr(producer, "_message_accumulator", None), "_batches", None)  # aiokafka internals
         for part, group in groups.items():
+            if held and held.get(TopicPartition(topic, part)):  # a batch not yet taken by the sender
+                futures += [await producer.send(topic, key=key, value=value, partition=part, headers=header_list)
+                            for key, value in group]
+                continue
             batch = None
             for key, value in group:
                 if (key is None and value is None) or len(key or b"") + len(value or b"") > room:

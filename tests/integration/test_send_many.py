@@ -189,3 +189,21 @@ async def test_a_record_over_max_request_size_is_refused_as_send_refuses_it(send
         await sender.send(topic, b"k", too_big)
     with pytest.raises(MessageSizeTooLargeError):
         await sender.send_many(topic, [(b"k", too_big)])
+
+
+async def test_records_for_a_batch_still_held_join_it_in_order_without_waiting(sender: SendOnly,
+                                                                               config: WatchfloorConfig) -> None:
+    """Calls back to back, as a fetch's passes make them: no yield to the producer's sender between
+    them, so each finds the last one's batch still held. Its records go into that batch, one by one
+    (waiting for the sender to take it would stall for a broker round trip), in order."""
+    topic = await create_topic(config, 1)
+    futures = [await sender.send(topic, b"k", b"0|")]
+    sizes = []
+    for start in range(1, 301, 3):
+        sent = await sender.send_many(topic, [(b"k", f"{i}|".encode()) for i in range(start, start + 3)])
+        sizes.append(len(sent))
+        futures += sent
+    await asyncio.gather(*futures)
+
+    assert sizes == [3] * 100  # a send each: they joined the held batch
+    assert in_order_per_partition(await read_to_end(config, topic)) == {0: list(range(301))}
