@@ -62,6 +62,7 @@ class AnprReadsConsumer(GroupConsumer):
         self.runtime = runtime
         self.pipeline = pipeline
         self.forward = forward
+        self._candidates: list[tuple[bytes | None, bytes | None]] = []  # a fetch's, sent at its end
         # Read at scrape time: the count changes with every read, a gauge set per pass would too.
         metrics.ANPR_HELD_READS.labels(self.events_kind).set_function(lambda: pipeline.held_reads)
 
@@ -159,13 +160,15 @@ class AnprReadsConsumer(GroupConsumer):
         in smaller passes what a pass makes is still in the CPU cache at its next step.
         """
         await self._sync_partitions()
+        self._candidates = []
         if not self.takes_partners:
-            return await self._handle(records, partners=False)
-        own = [record for record in records if not is_partners(record)]
-        pending = await self._handle(own, partners=False)
-        if len(own) < len(records):
-            pending += await self._handle([record for record in records if is_partners(record)], partners=True)
-        return pending
+            pending = await self._handle(records, partners=False)
+        else:
+            own = [record for record in records if not is_partners(record)]
+            pending = await self._handle(own, partners=False)
+            if len(own) < len(records):
+                pending += await self._handle([record for record in records if is_partners(record)], partners=True)
+        return pending + await self._send_candidates()
 
     async def _handle(self, records: Sequence[Record], partners: bool) -> list[Awaitable[Any]]:
         if not records:
@@ -227,17 +230,23 @@ class AnprReadsConsumer(GroupConsumer):
             usable += len(its_reads) - len(output.unusable)
             if output.unusable:
                 pending.extend(await self._dead_letter_unusable(output, its_reads, its_sources))
-            pending.extend(await self._send_candidates(output))
+            self._candidates += [(c.dedupe_key.encode(), encode(c)) for c in output.candidates]
             if self.forward:
                 pending.extend(await self._forward(output))
         return usable, rejected
 
-    async def _send_candidates(self, output: AnprOutput) -> list[Awaitable[Any]]:
-        """The pass's candidates, keyed by dedupe key, as whole batches (see ``GroupConsumer.send_many``)."""
-        candidates = output.candidates
+    async def _send_candidates(self) -> list[Awaitable[Any]]:
+        """The fetch's candidates, keyed by dedupe key, as whole record batches (``GroupConsumer.send_many``).
+
+        Once a fetch, not once a pass: the passes of a fetch run without yielding to the producer's
+        sender, so a pass's new batches would find the last pass's still held, and wait for them
+        (``send_many`` then falls back to a send per record). A backlog's early candidates wait for
+        the rest of their fetch (tens of ms); a live flow's fetches are a pass each.
+        """
+        candidates, self._candidates = self._candidates, []
         if not candidates:
             return []
-        futures = await self.send_many(ALERT_CANDIDATES, [(c.dedupe_key.encode(), encode(c)) for c in candidates])
+        futures = await self.send_many(ALERT_CANDIDATES, candidates)
         metrics.MESSAGES_PRODUCED.labels(ALERT_CANDIDATES).inc(len(candidates))
         return futures
 
