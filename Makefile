@@ -7,11 +7,11 @@ BIN := $(VENV)/bin
 BUILD_INPUTS := pyproject.toml setup.py detectors/plates/_platetable.c
 STAMP := $(VENV)/.installed-$(shell cat $(BUILD_INPUTS) | sha1sum | cut -c1-12)
 
-.PHONY: venv demo test lint unit integration bench schemas browser clean
+.PHONY: venv demo test lint unit integration bench schemas browser compiler clean
 
 venv: $(STAMP)
 
-$(STAMP): $(BUILD_INPUTS)
+$(STAMP): $(BUILD_INPUTS) | compiler
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -20,6 +20,15 @@ $(STAMP): $(BUILD_INPUTS)
 
 demo: venv
 	$(BIN)/watchfloor demo
+
+# A C compiler and Python's headers for the one C extension (the held reads' plate table, setup.py).
+compiler:
+	@command -v gcc >/dev/null || { \
+	  echo "installing Debian gcc for watchfloor's C extension"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; }
+	@$(PYTHON) -c 'import os, sysconfig; raise SystemExit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' || { \
+	  echo "installing Debian $(PYTHON)-dev (Python.h) for watchfloor's C extension"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PYTHON)-dev >/dev/null; }
 
 # Debian's Chromium for the console's browser test (nothing downloads a browser at run time).
 browser:
