@@ -167,15 +167,15 @@ class RecentReads:
         kept = idx.tolist()
         if not kept:
             return np.empty(0, np.int64)
+        plates = batch.plates
+        keys = plate_keys(plates)  # first: a plate not normalised raises before anything changes
+        if len(kept) < len(plates):
+            keys = keys[idx]
         if len(kept) > self._free_top:
             self._grow_slots(max(len(kept), len(self._head) // 2))
         # Each read offers a free slot, which only a plate not held takes.
         self._free_top -= len(kept)
         offered = self._free[self._free_top:self._free_top + len(kept)].copy()
-        plates = batch.plates
-        keys = plate_keys(plates)
-        if len(kept) < len(plates):
-            keys = keys[idx]
         slots = self._table.hold(keys, offered)
         taken = slots == offered
         self._push_free(offered[~taken])

@@ -118,3 +118,22 @@ def test_a_batch_left_half_way_is_stored_and_the_store_answers_as_of_its_end() -
     assert store.partners_at("c0", reads[-1].t, 30.0, limit=16) == {"AB12CDE"}
     late = Sighting("x", "ZZ99ZZZ", "c0", "s", 51.5, -0.1, reads[-1].t - 700, 0.9)
     assert list(store.add_batch(ReadBatch.of([late]))) == [] and store.dropped_late == 1
+
+
+def test_a_batch_with_a_plate_not_normalised_is_refused_whole_and_the_store_goes_on() -> None:
+    """The pipeline normalises every plate first; a caller that does not gets an error, not a
+    store that lost track of its free plate slots."""
+    store = RecentReads(10_000.0)
+    t = 1_700_000_000.0
+    for round_number in range(3):
+        bad = [Sighting(f"b{round_number}", "AB12CDE", "c0", "s", 51.5, -0.1, t, 0.9),
+               Sighting(f"c{round_number}", "ab 12", "c0", "s", 51.5, -0.1, t, 0.9)]
+        with pytest.raises(ValueError, match="normalised"):
+            list(store.add_batch(ReadBatch.of(bad)))
+        assert len(store) == 0 and store.plates == 0
+        assert store._free_top == len(store._head)  # every plate slot still free: none lost
+    many = [Sighting(f"r{i}", f"P{i}", "c0", "s", 51.5, -0.1, t + i, 0.9) for i in range(3000)]
+    list(store.add_batch(ReadBatch.of(many)))
+    assert len(store) == 3000 and store.plates == 3000
+    assert store._free_top + store.plates == len(store._head)
+    assert [s.read_id for s in store.history("P2999")] == ["r2999"]
