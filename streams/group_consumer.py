@@ -16,12 +16,12 @@ import asyncio
 import contextlib
 import logging
 import random
-import struct
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, ClassVar, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.partitioner import murmur2
 
 from streams.codecs import Rejected
 from streams.config import WatchfloorConfig
@@ -40,36 +40,6 @@ PARTITION_MEMO_KEYS = 100_000
 BATCH_OVERHEAD = 128
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
-
-_UNPACK_WORDS: dict[int, Any] = {}  # unpackers of n little-endian 32-bit words, for murmur2 (keys up to 1 KiB)
-
-
-def murmur2(data: bytes) -> int:
-    """aiokafka's ``murmur2`` (the Java client's, which the default partitioners hash keys with),
-    about twice as fast: a key's 32-bit words unpacked at once, no redundant masking."""
-    length = len(data)
-    h = 0x9747B28C ^ length
-    words = length >> 2
-    unpack = _UNPACK_WORDS.get(words)
-    if unpack is None:
-        unpack = struct.Struct(f"<{words}I").unpack_from
-        if words <= 256:
-            _UNPACK_WORDS[words] = unpack
-    for k in unpack(data):
-        k = (k * 0x5BD1E995) & 0xFFFFFFFF
-        k = ((k ^ (k >> 24)) * 0x5BD1E995) & 0xFFFFFFFF
-        h = ((h * 0x5BD1E995) & 0xFFFFFFFF) ^ k
-    tail = length & 3
-    if tail:
-        base = length - tail
-        if tail == 3:
-            h ^= data[base + 2] << 16
-        if tail >= 2:
-            h ^= data[base + 1] << 8
-        h = ((h ^ data[base]) * 0x5BD1E995) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * 0x5BD1E995) & 0xFFFFFFFF
-    return h ^ (h >> 15)
 
 
 class GroupConsumer:
