@@ -9,7 +9,7 @@ the defaults most are repeats within the cooldown of their plate's open alert, a
 national feed, and every ``--subjects``-th candidate of a plate comes after the cooldown and
 opens a new alert. Each candidate goes through what ``AlertingConsumer.handle`` does with it:
 
-* ``decode``: bytes to a validated ``AlertCandidate`` (``decode_model``);
+* ``decode``: bytes to a validated candidate (``decode_candidate``);
 * ``apply``: ``apply_candidate`` on the key's state (dedupe, repeat or new alert);
 * ``encode``: the alert for ``alerts`` and the key's state for ``alerts.state``;
 * ``read back``: every worker's open-alerts-by-site view reading the alert from ``alerts``.
@@ -31,13 +31,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from detectors.findings import Finding
-from schemas.alerts import AlertCandidate
 from schemas.anpr import PlateReadRecord
 from streams.agents.alerting import STATE_CODEC
 from streams.alert_view import OpenAlertsBySite
 from streams.anpr_pipeline import read_evidence
 from streams.candidates import candidate_from_finding
-from streams.codecs import decode_model, encode
+from streams.codecs import decode_candidate, encode_candidate
 from streams.lifecycle import apply_candidate
 
 RESULTS = Path(__file__).resolve().parent / "results" / "alerting.json"
@@ -59,7 +58,7 @@ def candidates(count: int, subjects: int, spacing_s: float) -> list[bytes]:
                                    "confidence": 0.93, "reason": "stolen vehicle", "category": "stolen",
                                    "priority": 2, "covert": False, "source": "bench", "expires_at": None,
                                    "camera_name": "A1 northbound"})
-        out.append(encode(candidate_from_finding(finding, [read_evidence(read)])))
+        out.append(encode_candidate(candidate_from_finding(finding, [read_evidence(read)])))
     return out
 
 
@@ -73,16 +72,16 @@ def one_round(raw: list[bytes]) -> tuple[dict[str, float], list[bytes]]:
     clock = time.perf_counter
     for message in raw:
         t0 = clock()
-        candidate = decode_model(AlertCandidate, message, MAX_BYTES)
+        candidate = decode_candidate(message, MAX_BYTES)
         t1 = clock()
         outcome = apply_candidate(states.get(candidate.dedupe_key), candidate, candidate.event_time, COOLDOWN_S)
         t2 = clock()
         kinds[outcome.kind] = kinds.get(outcome.kind, 0) + 1
-        if outcome.alert is None or outcome.state is None:
+        if outcome.published is None or outcome.state is None:
             spent["decode"] += t1 - t0
             spent["apply"] += t2 - t1
             continue
-        alert = encode(outcome.alert)
+        alert = STATE_CODEC.encode(outcome.published)
         STATE_CODEC.encode(outcome.state)
         states[candidate.dedupe_key] = outcome.state
         t3 = clock()

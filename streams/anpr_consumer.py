@@ -22,7 +22,7 @@ from schemas.anpr import MAX_BATCH_READS, PlateReadRecord
 from streams import metrics
 from streams.anpr_pipeline import AnprOutput, AnprPipeline, plate_partition
 from streams.clients import recent_records
-from streams.codecs import Rejected, decode_plate_reads, encode
+from streams.codecs import Rejected, decode_plate_reads, encode_candidate
 from streams.group_consumer import GroupConsumer, Record
 from streams.runtime import Runtime
 from streams.topics import ALERT_CANDIDATES, ANPR_READS, ANPR_SIGHTINGS, APP_ID
@@ -230,7 +230,7 @@ class AnprReadsConsumer(GroupConsumer):
             usable += len(its_reads) - len(output.unusable)
             if output.unusable:
                 pending.extend(await self._dead_letter_unusable(output, its_reads, its_sources))
-            self._candidates += [(c.dedupe_key.encode(), encode(c)) for c in output.candidates]
+            self._candidates += [(c.dedupe_key.encode(), encode_candidate(c)) for c in output.candidates]
             if self.forward:
                 pending.extend(await self._forward(output))
         return usable, rejected

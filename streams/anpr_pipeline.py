@@ -22,7 +22,7 @@ from detectors.plates.pairing import CameraPairing
 from detectors.plates.privacy import plate_hash
 from detectors.plates.sighting import CameraPosition, ReadBatch
 from detectors.plates.watchlist import WatchlistIndex
-from schemas.alerts import AlertCandidate, Evidence
+from schemas.alerts import AlertCandidateRecord, EvidenceRecord
 from schemas.anpr import PlateReadRecord
 from streams.candidates import candidate_from_finding
 from streams.config import WatchfloorConfig
@@ -36,9 +36,9 @@ def plate_partition(plate: str, partitions: int) -> int:
     return zlib.crc32(plate.encode()) % partitions
 
 
-def read_evidence(read: PlateReadRecord) -> Evidence:
+def read_evidence(read: PlateReadRecord) -> EvidenceRecord:
     # to_builtins leaves out defaults (schema_version, absent optional fields), as the sender did.
-    return Evidence(event_id=read.read_id, event_time=read.event_time, camera_id=read.camera_id,
+    return EvidenceRecord(event_id=read.read_id, event_time=read.event_time, camera_id=read.camera_id,
                     source_topic=ANPR_READS, snapshot_ref=read.image_ref, data=msgspec.to_builtins(read))
 
 
@@ -55,7 +55,7 @@ def _disabled(plates: PlatesConfig, rules: tuple[str, ...]) -> dict[str, object]
 
 @dataclass
 class AnprOutput:
-    candidates: list[AlertCandidate] = field(default_factory=list)
+    candidates: list[AlertCandidateRecord] = field(default_factory=list)
     unusable: list[tuple[PlateReadRecord, str]] = field(default_factory=list)
     """Reads that validated but cannot be used (unknown camera, no plate), with the reason."""
     usable: list[PlateReadRecord] = field(default_factory=list)
@@ -228,7 +228,7 @@ class AnprPipeline:
         if self.pairing is not None:
             self.pairing.prune(now)
 
-    def _candidate(self, finding: Finding, by_id: dict[str, PlateReadRecord]) -> AlertCandidate:
+    def _candidate(self, finding: Finding, by_id: dict[str, PlateReadRecord]) -> AlertCandidateRecord:
         evidence = []
         times = list(finding.details.get("times", ()))
         cameras = list(finding.details.get("cameras", ()))
@@ -237,7 +237,7 @@ class AnprPipeline:
             if read is not None:
                 evidence.append(read_evidence(read))
             else:  # an earlier read, no longer at hand: what the rule kept of it
-                evidence.append(Evidence(
+                evidence.append(EvidenceRecord(
                     event_id=event_id, source_topic=ANPR_READS,
                     event_time=times[position] if position < len(times) else finding.event_time,
                     camera_id=cameras[position] if position < len(cameras) else None))

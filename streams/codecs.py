@@ -16,6 +16,7 @@ import msgspec
 from pydantic import BaseModel, ValidationError
 
 from schemas.adapters.openalpr import AdapterError, openalpr_to_reads
+from schemas.alerts import ALERT_CANDIDATE_DECODER, AlertCandidate, AlertCandidateRecord
 from schemas.anpr import (
     MAX_BATCH_READS,
     PLATE_READ_BATCH_DECODER,
@@ -88,6 +89,21 @@ def decode_model(model: type[Model], raw: bytes | None, max_bytes: int) -> Model
         except ValidationError:
             pass
     return validate(model, load_json(raw, max_bytes))
+
+
+def decode_candidate(raw: bytes | None, max_bytes: int) -> AlertCandidateRecord:
+    """An ``alerts.candidates`` message as a struct (see ``schemas.alerts``, fast path).
+
+    A message msgspec turns down is decoded by the model, which accepts its lax conversions or
+    raises ``Rejected`` naming what is wrong.
+    """
+    if raw is not None and len(raw) <= max_bytes:
+        try:
+            return ALERT_CANDIDATE_DECODER.decode(raw)
+        except msgspec.DecodeError:
+            pass
+    model = decode_model(AlertCandidate, raw, max_bytes)
+    return msgspec.convert(model.model_dump(mode="json"), AlertCandidateRecord)
 
 
 def decode_plate_reads(raw: bytes | None, max_bytes: int) -> tuple[list[PlateReadRecord], list[tuple[int, Rejected]]]:
@@ -166,6 +182,15 @@ def dead_letter(
 
 def encode(model: WireModel) -> bytes:
     return model.model_dump_json().encode()
+
+
+#: One encoder for the hot path's structs (candidates): msgspec writes every field, defaults too,
+#: as ``model_dump_json`` does.
+_STRUCT_ENCODER = msgspec.json.Encoder()
+
+
+def encode_candidate(candidate: AlertCandidateRecord) -> bytes:
+    return _STRUCT_ENCODER.encode(candidate)
 
 
 def encode_many(models: Sequence[WireModel]) -> list[bytes]:

@@ -1,7 +1,8 @@
 """Alert lifecycle rules, pure: how a candidate or an operator action changes alerts.
 
-The alerting agent keeps one state per dedupe key (``rule:subject``) in a Faust table and calls
-these functions; they take time as an argument so tests and replays are deterministic.
+The alerting consumer keeps one state per dedupe key (``rule:subject``), in memory and on the
+compacted ``alerts.state`` topic, and calls these functions; they take time as an argument so
+tests and replays are deterministic.
 
 State per key: the latest few alerts for that key (an operator may still act on an older one),
 which of them is current, the evidence ids seen recently (to recognise redeliveries), and the
@@ -13,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.alerts import Alert, AlertAction, AlertCandidate, AlertHistoryEntry, Severity
+import msgspec
+
+from schemas.alerts import Alert, AlertAction, AlertCandidateRecord, AlertHistoryEntry, Severity
 
 #: Evidence ids remembered per key to recognise redelivered events (bounded: memory).
 REMEMBERED_EVIDENCE = 64
@@ -40,18 +43,29 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "clear": (("new", "acknowledged", "resolved", "dismissed"), None),
 }
 
+AlertDoc = dict[str, Any]
+"""An alert as a JSON-ready dict, what ``Alert.model_dump(mode="json")`` gives: as a key's state
+holds it and as it is published. Candidates are folded in on these, not on ``Alert`` models: a
+model's validation and dump were most of a candidate's cost (tests check the two agree)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What to do next: the new table state, and the alert to publish, if any."""
 
     state: dict[str, Any] | None
-    alert: Alert | None
+    published: AlertDoc | None
+    """The alert to publish (it is also in ``state``)."""
     kind: str
     """``new``, ``repeat``, ``duplicate``, ``applied``, ``unknown_alert`` or ``invalid``."""
     error: str | None = None
     released_snapshots: tuple[str, ...] = ()
     """Snapshot refs no alert points to any more (evidence trimmed off a repeating alert): to delete."""
+
+    @property
+    def alert(self) -> Alert | None:
+        """``published`` as the validated model."""
+        return None if self.published is None else Alert.model_validate(self.published)
 
 
 def snapshot_refs(alert: dict[str, Any]) -> list[str]:
@@ -78,11 +92,11 @@ def current_alert(state: dict[str, Any] | None) -> Alert | None:
     return Alert.model_validate(state["alerts"][state["current"]])
 
 
-def _with_alert(state: dict[str, Any] | None, alert: Alert, evidence_ids: list[str], make_current: bool
+def _with_alert(state: dict[str, Any] | None, alert: AlertDoc, evidence_ids: list[str], make_current: bool
                 ) -> dict[str, Any]:
     alerts = dict(state["alerts"]) if state else {}
-    alerts[alert.alert_id] = alert.model_dump(mode="json")
-    current = alert.alert_id if make_current or not state else state["current"]
+    alerts[alert["alert_id"]] = alert
+    current = alert["alert_id"] if make_current or not state else state["current"]
     retired = dict(state.get("retired", {})) if state else {}
     # Past ALERTS_PER_KEY the oldest closed alerts leave the list; open ones stay, so operators can
     # still close them, unless there are more than MAX_ALERTS_PER_KEY. A retired alert is still on
@@ -126,7 +140,7 @@ def expired_retired(state: dict[str, Any], now: float, retention_s: float) -> li
     return [alert_id for alert_id, kept in state.get("retired", {}).items() if now - kept["updated_at"] > retention_s]
 
 
-def apply_candidate(state: dict[str, Any] | None, candidate: AlertCandidate, now: float, cooldown_s: float,
+def apply_candidate(state: dict[str, Any] | None, candidate: AlertCandidateRecord, now: float, cooldown_s: float,
                     deployment: tuple[str, int] | None = None) -> Outcome:
     """Fold a candidate into the state for its dedupe key.
 
@@ -136,24 +150,21 @@ def apply_candidate(state: dict[str, Any] | None, candidate: AlertCandidate, now
       ``deployment`` (name, levels) when it happened inside an active deployment zone.
     """
     evidence_ids = [e.event_id for e in candidate.evidence]
-    current = current_alert(state)
-    if state is not None and current is not None:
+    new_evidence: list[dict[str, Any]] = msgspec.to_builtins(candidate.evidence)
+    if state:
+        current = state["alerts"][state["current"]]
         if candidate.alert_id in state["alerts"] or evidence_ids[0] in set(state["evidence_ids"]):
             return Outcome(state, None, "duplicate")
-        if current.status in OPEN_STATUSES and candidate.event_time - current.last_seen <= cooldown_s:
-            evidence = current.evidence + candidate.evidence
+        if current["status"] in OPEN_STATUSES and candidate.event_time - current["last_seen"] <= cooldown_s:
+            evidence = current["evidence"] + new_evidence
             kept = evidence[:1] + evidence[1:][-(EVIDENCE_ON_ALERT - 1):]
-            updated = current.model_copy(update={
-                "count": current.count + 1,
-                "last_seen": max(current.last_seen, candidate.event_time),
-                "updated_at": now,
-                "evidence": kept,
-                "severity": higher(current.severity, candidate.severity),
-            })
-            still_shown = {e.snapshot_ref for e in kept}
+            updated = {**current, "count": current["count"] + 1,
+                       "last_seen": max(current["last_seen"], candidate.event_time), "updated_at": now,
+                       "evidence": kept, "severity": higher(current["severity"], candidate.severity)}
+            still_shown = {e["snapshot_ref"] for e in kept}
             # Trimmed evidence is no longer shown anywhere: its snapshot goes now, not at retention.
-            released = tuple(dict.fromkeys(e.snapshot_ref for e in evidence
-                                           if e.snapshot_ref and e.snapshot_ref not in still_shown))
+            released = tuple(dict.fromkeys(ref for e in evidence
+                                           if (ref := e["snapshot_ref"]) and ref not in still_shown))
             return Outcome(_with_alert(state, updated, evidence_ids, make_current=True), updated, "repeat",
                            released_snapshots=released)
     severity = candidate.severity
@@ -162,12 +173,14 @@ def apply_candidate(state: dict[str, Any] | None, candidate: AlertCandidate, now
         name, steps = deployment
         severity = escalate(severity, steps)
         details["deployment"] = name
-    alert = Alert(
-        alert_id=candidate.alert_id, rule=candidate.rule, subject=candidate.subject, severity=severity,
-        title=candidate.title, camera_id=candidate.camera_id, site_id=candidate.site_id,
-        first_seen=candidate.event_time, last_seen=candidate.event_time, raised_at=now, updated_at=now,
-        restricted=candidate.restricted, evidence=candidate.evidence, details=details,
-    )
+    alert: AlertDoc = {
+        "schema_version": 1, "alert_id": candidate.alert_id, "rule": candidate.rule, "subject": candidate.subject,
+        "severity": severity, "status": "new", "title": candidate.title, "camera_id": candidate.camera_id,
+        "site_id": candidate.site_id, "first_seen": candidate.event_time, "last_seen": candidate.event_time,
+        "count": 1, "raised_at": now, "updated_at": now, "assignee": None, "resolution": None,
+        "restricted": candidate.restricted, "evidence": new_evidence, "details": details, "history": [],
+        "linked_alert_ids": [],
+    }
     return Outcome(_with_alert(state, alert, evidence_ids, make_current=True), alert, "new")
 
 
@@ -216,5 +229,5 @@ def apply_action(state: dict[str, Any] | None, action: AlertAction, now: float) 
     entry = AlertHistoryEntry(at=action.at, by=action.by, action=action.action, note=note,
                               action_id=action.action_id)
     update["history"] = [*alert.history, entry]
-    updated = alert.model_copy(update=update)
+    updated = alert.model_copy(update=update).model_dump(mode="json")
     return Outcome(_with_alert(state, updated, [], make_current=False), updated, "applied")

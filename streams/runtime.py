@@ -9,9 +9,9 @@ from typing import Any
 import faust
 
 from detectors.plates.watchlist import WatchlistIndex
-from schemas.alerts import AlertCandidate
+from schemas.alerts import AlertCandidateRecord
 from streams import metrics
-from streams.codecs import Rejected, dead_letter, encode
+from streams.codecs import Rejected, dead_letter, encode, encode_candidate
 from streams.config import WatchfloorConfig
 from streams.replica import CompactedTopicReplica
 from streams.topics import ALERT_CANDIDATES, DEADLETTER
@@ -31,10 +31,10 @@ class Runtime:
         self.deadletter_topic = app.topic(DEADLETTER, key_serializer="raw", value_serializer="raw")
         self.candidates_topic = app.topic(ALERT_CANDIDATES, key_serializer="raw", value_serializer="raw")
 
-    async def send_candidates(self, candidates: Sequence[AlertCandidate]) -> None:
+    async def send_candidates(self, candidates: Sequence[AlertCandidateRecord]) -> None:
         """Detector agents' one output: keyed by dedupe key, so the alerting agent owns each key."""
         for candidate in candidates:
-            await self.candidates_topic.send(key=candidate.dedupe_key.encode(), value=encode(candidate))
+            await self.candidates_topic.send(key=candidate.dedupe_key.encode(), value=encode_candidate(candidate))
         if candidates:
             metrics.MESSAGES_PRODUCED.labels(ALERT_CANDIDATES).inc(len(candidates))
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from detectors.scene import SceneAnalyzer, SceneFrame, SceneObject
 from schemas.adapters.deepstream import AdapterError, deepstream_to_frame, merge_frames
-from schemas.alerts import AlertCandidate, Evidence
+from schemas.alerts import AlertCandidateRecord, EvidenceRecord
 from schemas.detections import DetectionFrame
 from streams.candidates import candidate_from_finding
 from streams.codecs import Rejected, validate
@@ -60,7 +60,7 @@ class ScenePipeline:
             self.analyzers[camera_id] = analyzer
         return analyzer
 
-    def process(self, frames: list[DetectionFrame], partial: bool = False) -> list[AlertCandidate]:
+    def process(self, frames: list[DetectionFrame], partial: bool = False) -> list[AlertCandidateRecord]:
         """Analyse frames; ``partial`` frames (DeepStream parts) wait for the rest of their frame."""
         ready: list[DetectionFrame] = []
         for frame in frames:
@@ -76,16 +76,17 @@ class ScenePipeline:
                 self.pending[frame.camera_id] = frame
         return self._analyse(ready)
 
-    def flush(self) -> list[AlertCandidate]:
+    def flush(self) -> list[AlertCandidateRecord]:
         ready, self.pending = list(self.pending.values()), {}
         return self._analyse(ready)
 
-    def _analyse(self, frames: list[DetectionFrame]) -> list[AlertCandidate]:
+    def _analyse(self, frames: list[DetectionFrame]) -> list[AlertCandidateRecord]:
         candidates = []
         for frame in frames:
             for finding in self.analyzer(frame.camera_id).process(scene_frame(frame)):
-                evidence = [Evidence(event_id=event_id, event_time=finding.event_time, camera_id=frame.camera_id,
-                                     source_topic=CAMERA_DETECTIONS, box=finding.box)
+                evidence = [EvidenceRecord(event_id=event_id, event_time=finding.event_time, camera_id=frame.camera_id,
+                                           source_topic=CAMERA_DETECTIONS,
+                                           box=None if finding.box is None else list(finding.box))
                             for event_id in finding.evidence_ids]
                 candidates.append(candidate_from_finding(finding, evidence))
         return candidates

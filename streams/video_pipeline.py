@@ -10,7 +10,7 @@ import numpy as np
 
 from detectors.findings import Finding
 from detectors.video.pipeline import CameraAnalyzer, decode_jpeg_for_analysis, render_snapshot
-from schemas.alerts import AlertAction, AlertCandidate, Evidence, alert_id_for
+from schemas.alerts import AlertAction, AlertCandidateRecord, EvidenceRecord, alert_id_for
 from schemas.frames import FrameHeaders
 from streams.candidates import CLEARED_SUFFIX, candidate_from_finding, clearance_from_finding
 from streams.config import WatchfloorConfig
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class VideoOutput:
-    candidates: list[AlertCandidate] = field(default_factory=list)
+    candidates: list[AlertCandidateRecord] = field(default_factory=list)
     clearances: list[tuple[bytes, AlertAction]] = field(default_factory=list)
 
 
@@ -61,9 +61,9 @@ class VideoPipeline:
                 out.clearances.append(clearance_from_finding(finding))
                 continue
             snapshot = self._snapshot(finding, jpeg) if jpeg is not None else None
-            evidence = Evidence(event_id=finding.evidence_ids[-1], event_time=finding.event_time,
-                                camera_id=finding.camera_id, source_topic=CAMERA_FRAMES, snapshot_ref=snapshot,
-                                box=finding.box)
+            evidence = EvidenceRecord(event_id=finding.evidence_ids[-1], event_time=finding.event_time,
+                                      camera_id=finding.camera_id, source_topic=CAMERA_FRAMES, snapshot_ref=snapshot,
+                                      box=None if finding.box is None else list(finding.box))
             out.candidates.append(candidate_from_finding(finding, [evidence]))
         return out
 

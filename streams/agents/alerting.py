@@ -25,14 +25,22 @@ from aiokafka import TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from pydantic import ValidationError
 
-from schemas.alerts import Alert, AlertAction, AlertCandidate
+from schemas.alerts import AlertAction, AlertCandidateRecord
 from schemas.deployments import Deployment
 from streams import metrics
 from streams.alert_view import OpenAlertsBySite
 from streams.clients import read_to_end
-from streams.codecs import Rejected, decode_model, describe_validation_error, encode
+from streams.codecs import Rejected, decode_candidate, decode_model, describe_validation_error, encode
 from streams.group_consumer import GroupConsumer, Record
-from streams.lifecycle import Outcome, apply_action, apply_candidate, expired, expired_retired, snapshot_refs
+from streams.lifecycle import (
+    AlertDoc,
+    Outcome,
+    apply_action,
+    apply_candidate,
+    expired,
+    expired_retired,
+    snapshot_refs,
+)
 from streams.replica import CompactedTopicReplica
 from streams.runtime import Runtime
 from streams.snapshots import delete_snapshots, snapshot_dir
@@ -45,8 +53,9 @@ EXPIRY_EVERY_S = 600.0
 log = logging.getLogger(__name__)
 
 State = dict[str, Any]
-#: A key's state on ``alerts.state``: plain JSON. msgspec's codec, not the json module's: a state
-#: holds up to 20 alerts with their evidence, and json.dumps was a fifth of a candidate's cost.
+#: A key's state on ``alerts.state``, and the alerts on ``alerts``: plain JSON. msgspec's codec, not
+#: the json module's: a state holds up to 20 alerts with their evidence, and json.dumps was a fifth
+#: of a candidate's cost.
 STATE_CODEC = msgspec.json.Encoder()
 STATE_DECODER = msgspec.json.Decoder(dict[str, Any])
 
@@ -173,7 +182,7 @@ class AlertingConsumer(GroupConsumer):
             outcome: Outcome | None
             try:
                 if record.topic == ALERT_CANDIDATES:
-                    candidate = decode_model(AlertCandidate, record.value, max_bytes)
+                    candidate = decode_candidate(record.value, max_bytes)
                     outcome = await self._on_candidate(candidate, state.get(candidate.dedupe_key), pending)
                     key = candidate.dedupe_key
                 else:
@@ -189,11 +198,11 @@ class AlertingConsumer(GroupConsumer):
                     "unprocessable", f"internal error ({type(error).__name__}); see the worker log"), record))
                 continue
             metrics.MESSAGES_CONSUMED.labels(record.topic, "ok").inc()
-            if outcome is None or outcome.alert is None:
+            if outcome is None or outcome.published is None:
                 continue
             # Published (below) before its state is: a crash in between republishes the same alert id,
             # which the compacted topic and the console absorb; the reverse order could lose it.
-            alerts.append((outcome.alert.alert_id.encode(), encode(outcome.alert)))
+            alerts.append((outcome.published["alert_id"].encode(), STATE_CODEC.encode(outcome.published)))
             assert outcome.state is not None
             state[key] = outcome.state
             changed[record.partition, key] = outcome.state
@@ -217,52 +226,52 @@ class AlertingConsumer(GroupConsumer):
             await asyncio.to_thread(delete_snapshots, snapshot_dir(self.config), released)
         return pending
 
-    async def _on_candidate(self, candidate: AlertCandidate, state: State | None,
+    async def _on_candidate(self, candidate: AlertCandidateRecord, state: State | None,
                             pending: list[Awaitable[Any]]) -> Outcome:
         now = time.time()
         deployment = self.settings.deployment_at(candidate.site_id, candidate.event_time, self.declared.values())
         outcome = apply_candidate(state, candidate, now, self.settings.cooldown_s, deployment)
-        if outcome.alert is None:
+        if outcome.published is None:
             metrics.DUPLICATES_SUPPRESSED.labels(candidate.rule).inc()
             return outcome
         if outcome.kind == "new":
-            correlated = await self._correlate(outcome.alert, pending)
-            if correlated is not outcome.alert:
+            correlated = await self._correlate(outcome.published, pending)
+            if correlated is not outcome.published:
                 new_state = dict(outcome.state or {})
-                new_state["alerts"] = {**new_state["alerts"], correlated.alert_id: correlated.model_dump(mode="json")}
+                new_state["alerts"] = {**new_state["alerts"], correlated["alert_id"]: correlated}
                 outcome = Outcome(new_state, correlated, outcome.kind)
-            assert outcome.alert is not None
-            metrics.ALERTS_RAISED.labels(candidate.rule, outcome.alert.severity).inc()
+            metrics.ALERTS_RAISED.labels(candidate.rule, correlated["severity"]).inc()
             metrics.EVENT_TO_ALERT.observe(max(0.0, now - candidate.event_time))
         else:
             metrics.ALERT_UPDATES.labels(candidate.rule).inc()
         return outcome
 
-    async def _correlate(self, alert: Alert, pending: list[Awaitable[Any]]) -> Alert:
+    async def _correlate(self, alert: AlertDoc, pending: list[Awaitable[Any]]) -> AlertDoc:
         """A watchlisted vehicle at a site with an open unattended item: escalate and link both."""
-        if not self.settings.correlate_watchlist_with_unattended or alert.rule != "watchlist_hit" \
-                or alert.site_id is None:
+        if not self.settings.correlate_watchlist_with_unattended or alert["rule"] != "watchlist_hit" \
+                or alert["site_id"] is None:
             return alert
-        others = self.open_by_site.open_at(alert.site_id, CORRELATED_RULE)
+        others = self.open_by_site.open_at(alert["site_id"], CORRELATED_RULE)
         if not others:
             return alert
+        alert_id = alert["alert_id"]
         for other_id, other_key in others:
             link = AlertAction(action_id=f"corr-{uuid.uuid4().hex[:16]}", alert_id=other_id, action="link",
-                               by="correlator", at=time.time(), linked_alert_id=alert.alert_id,
-                               severity="critical", reason=f"watchlisted vehicle {alert.alert_id} at the site")
+                               by="correlator", at=time.time(), linked_alert_id=alert_id,
+                               severity="critical", reason=f"watchlisted vehicle {alert_id} at the site")
             pending.append(await self.send(ALERT_ACTIONS, other_key.encode(), encode(link)))
         metrics.CORRELATIONS.inc(len(others))
-        return alert.model_copy(update={"severity": "critical", "linked_alert_ids": [i for i, _ in others]})
+        return {**alert, "severity": "critical", "linked_alert_ids": [i for i, _ in others]}
 
     def _on_action(self, action: AlertAction, state: State | None) -> Outcome | None:
         outcome = apply_action(state, action, time.time())
         if outcome.kind in ("unknown_alert", "invalid"):
             raise Rejected("unprocessable", outcome.error or outcome.kind)
-        if outcome.alert is None:
+        if outcome.published is None:
             return None  # a replayed action
         metrics.ALERT_ACTIONS.labels(action.action).inc()
         if action.action == "acknowledge":
-            metrics.TIME_TO_ACKNOWLEDGE.observe(max(0.0, action.at - outcome.alert.raised_at))
+            metrics.TIME_TO_ACKNOWLEDGE.observe(max(0.0, action.at - outcome.published["raised_at"]))
         return outcome
 
     async def _dead_letter(self, rejected: Rejected, record: Record) -> Awaitable[Any]:

@@ -53,14 +53,14 @@ def test_unusable_reads_are_reported_without_quoting_the_plate() -> None:
 
 
 def test_terminal_line_names_the_camera_and_how_it_matched() -> None:
-    from schemas.alerts import Alert
     from streams.alerts_tail import format_alert
+    from streams.codecs import decode_candidate, encode_candidate
+    from streams.lifecycle import apply_candidate
 
     (candidate,) = pipeline(WatchlistEntry(plate="AB12CDE", reason="stolen")).process(
         [read("r1", "A812CDE")]).candidates  # an OCR 8-for-B confusion
-    alert = Alert(alert_id=candidate.alert_id, rule=candidate.rule, subject=candidate.subject,
-                  severity=candidate.severity, title=candidate.title, first_seen=1.0, last_seen=1.0, raised_at=1.0,
-                  updated_at=1.0, evidence=candidate.evidence, details=candidate.details, camera_id="c0")
+    alert = apply_candidate(None, decode_candidate(encode_candidate(candidate), 1_048_576), 1.0, 300).alert
+    assert alert is not None
     line = format_alert(alert)
     assert "at C0" in line and "(equivalent match)" in line and "stolen" in line
 

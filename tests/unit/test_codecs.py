@@ -108,3 +108,44 @@ def test_decode_model_rejects_with_the_reason(raw: bytes | None, reason: str, me
         decode_model(AlertAction, raw, 10 if reason == "oversize" else 10_000)
     assert raised.value.reason == reason
     assert message in raised.value.error
+
+
+CANDIDATE = {"alert_id": "al-1", "rule": "watchlist_hit", "subject": "AB12CDE", "severity": "high", "event_time": 1.7e9,
+             "title": "Watchlisted vehicle", "evidence": [{"event_id": "r1", "event_time": 1.7e9, "box": [1, 2, 3, 4]}]}
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({}, {}),
+    ({"event_time": 1700000000}, {"event_time": 1.7e9}),
+    ({"restricted": "true"}, {"restricted": True}),  # turned down by the fast path, taken by the model
+    ({"camera_id": None, "details": {"covert": True}}, {}),
+])
+def test_candidates_decode_as_the_model_reads_them(change: dict[str, object], expected: dict[str, object]) -> None:
+    import msgspec
+
+    from schemas.alerts import AlertCandidate
+    from streams.codecs import decode_candidate
+
+    raw = encode(CANDIDATE | change)
+    decoded = msgspec.to_builtins(decode_candidate(raw, 10_000))
+    assert decoded == AlertCandidate.model_validate_json(raw).model_dump(mode="json")
+    wanted = {k: v for k, v in (CANDIDATE | change | expected).items() if k != "evidence"}
+    assert {k: decoded[k] for k in wanted} == wanted
+    assert decoded["evidence"][0]["box"] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(("raw", "reason", "message"), [
+    (encode(CANDIDATE | {"severity": "urgent"}), "schema_violation", "severity"),
+    (encode(CANDIDATE | {"evidence": []}), "schema_violation", "evidence"),
+    (encode(CANDIDATE | {"evidence": [{"event_id": "r1", "event_time": 1.0, "box": [1, 2]}]}), "schema_violation",
+     "evidence.0.box"),
+    (encode(CANDIDATE | {"extra": 1}), "schema_violation", "extra: unknown field"),
+    (b"{", "undecodable", "not JSON"),
+    (None, "undecodable", "null value"),
+])
+def test_bad_candidates_are_rejected_with_the_reason(raw: bytes | None, reason: str, message: str) -> None:
+    from streams.codecs import decode_candidate
+
+    with pytest.raises(Rejected) as caught:
+        decode_candidate(raw, 10_000)
+    assert caught.value.reason == reason and message in caught.value.error

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.alerts import AlertAction, AlertCandidate, Evidence, alert_id_for
+from schemas.alerts import Alert, AlertAction, AlertCandidate, AlertCandidateRecord, Evidence, alert_id_for
 from streams.agents.alerting import STATE_CODEC, STATE_DECODER
+from streams.codecs import decode_candidate, encode
 from streams.lifecycle import (
     ALERTS_PER_KEY,
     EVIDENCE_ON_ALERT,
@@ -19,10 +20,13 @@ from streams.lifecycle import (
 
 
 def candidate(read_id: str, t: float, severity: str = "high", subject: str = "AB12CDE",
-              snapshot: str | None = None) -> AlertCandidate:
-    return AlertCandidate(alert_id=alert_id_for("watchlist_hit", subject, read_id), rule="watchlist_hit",
-                          subject=subject, severity=severity, event_time=t, title="Watchlisted vehicle",  # type: ignore[arg-type]
-                          evidence=[Evidence(event_id=read_id, event_time=t, snapshot_ref=snapshot)])
+              snapshot: str | None = None) -> AlertCandidateRecord:
+    """A candidate as the alerting consumer gets it: published by a detector, decoded off the topic."""
+    model = AlertCandidate(alert_id=alert_id_for("watchlist_hit", subject, read_id), rule="watchlist_hit",
+                           subject=subject, severity=severity, event_time=t, title="Watchlisted vehicle",  # type: ignore[arg-type]
+                           evidence=[Evidence(event_id=read_id, event_time=t, snapshot_ref=snapshot, box=(1, 2, 3, 4),
+                                              data={"plate": subject, "confidence": 0.9})])
+    return decode_candidate(encode(model), 1_048_576)
 
 
 def test_first_candidate_raises_a_new_alert_with_its_id() -> None:
@@ -206,7 +210,7 @@ def test_a_state_read_back_from_its_topic_gives_the_same_outcomes_as_the_one_in_
     wrote them) after a restart: either way, every candidate and action has the same outcome."""
     in_memory: dict[str, object] | None = None
     reloaded: dict[str, object] | None = None
-    steps: list[AlertCandidate | AlertAction] = [candidate(f"r{n}", 100.0 + 10 * n, snapshot=f"r{n}.jpg")
+    steps: list[AlertCandidateRecord | AlertAction] = [candidate(f"r{n}", 100.0 + 10 * n, snapshot=f"r{n}.jpg")
                                                  for n in range(EVIDENCE_ON_ALERT + 3)]
     first_id = alert_id_for("watchlist_hit", "AB12CDE", "r0")
     steps += [candidate("r12", 220.0),  # redelivered
@@ -214,11 +218,34 @@ def test_a_state_read_back_from_its_topic_gives_the_same_outcomes_as_the_one_in_
               action(first_id, "resolve", action_id="res", reason="stopped"), candidate("r60", 2000.0)]
     for n, step in enumerate(steps):
         now = 1000.0 + n
-        if isinstance(step, AlertCandidate):
+        if isinstance(step, AlertCandidateRecord):
             ours, theirs = apply_candidate(in_memory, step, now, 300), apply_candidate(reloaded, step, now, 300)
         else:
             ours, theirs = apply_action(in_memory, step, now), apply_action(reloaded, step, now)
-        assert (ours.kind, ours.alert, ours.state) == (theirs.kind, theirs.alert, theirs.state), f"step {n}"
+        assert (ours.kind, ours.published, ours.state) == (theirs.kind, theirs.published, theirs.state), f"step {n}"
         in_memory, reloaded = ours.state, STATE_DECODER.decode(STATE_CODEC.encode(ours.state))
     assert current_alert(in_memory) == current_alert(reloaded)
     assert current_alert(in_memory) is not None and current_alert(in_memory).count == 1  # type: ignore[union-attr]
+
+
+def test_published_alerts_are_exactly_what_the_alert_model_publishes() -> None:
+    """Candidates are folded in on plain dicts, not models (speed): every alert published, new,
+    repeated or acted on, must still be a valid ``Alert`` with nothing missing, extra or converted."""
+    state = None
+    published = []
+    first_id = alert_id_for("watchlist_hit", "AB12CDE", "r0")
+    steps: list[AlertCandidateRecord | AlertAction] = [
+        candidate("r0", 100.0, snapshot="r0.jpg"), candidate("r1", 110.0, severity="critical"),
+        action(first_id, "assign", assignee="op2"), action(first_id, "resolve", action_id="res", reason="stopped"),
+        candidate("r2", 2000.0)]
+    for n, step in enumerate(steps):
+        if isinstance(step, AlertCandidateRecord):
+            outcome = apply_candidate(state, step, 1000.0 + n, 300, deployment=("Christmas market", 1))
+        else:
+            outcome = apply_action(state, step, 1000.0 + n)
+        assert outcome.published is not None, outcome
+        published.append(outcome.kind)
+        assert Alert.model_validate(outcome.published).model_dump(mode="json") == outcome.published
+        assert STATE_DECODER.decode(STATE_CODEC.encode(outcome.published)) == outcome.published
+        state = outcome.state
+    assert published == ["new", "repeat", "applied", "applied", "new"]

@@ -59,6 +59,25 @@ def test_fast_path_plate_read_structs_match_the_wire_models() -> None:
         k: v for k, v in wire_batch["properties"]["reads"].items() if k not in ("items", "title", "description")}
 
 
+def test_fast_path_alert_candidate_structs_match_the_wire_models() -> None:
+    from schemas.alerts import AlertCandidate, AlertCandidateRecord, Evidence
+
+    fast = msgspec.json.schema_components([AlertCandidateRecord])[1]
+    # The struct's evidence items are its own EvidenceRecord; a box is [x, y, w, h] either way.
+    candidate = json.loads(json.dumps(fast["AlertCandidateRecord"]).replace("EvidenceRecord", "Evidence"))
+    wire_candidate = AlertCandidate.model_json_schema()
+    # pydantic spells a dict[str, Any] out as an object with any properties; msgspec leaves it implied.
+    assert wire_candidate["properties"]["details"].pop("additionalProperties") is True
+    assert _constraints(candidate) == _constraints(wire_candidate)
+    box = {"type": "array", "items": {"type": "integer"}, "minItems": 4, "maxItems": 4}
+    wire_evidence = Evidence.model_json_schema()
+    assert wire_evidence["properties"]["data"].pop("additionalProperties") is True
+    assert wire_evidence["properties"]["box"]["anyOf"][0] == {
+        "type": "array", "minItems": 4, "maxItems": 4, "prefixItems": [{"type": "integer"}] * 4}
+    wire_evidence["properties"]["box"]["anyOf"][0] = box
+    assert _constraints(fast["EvidenceRecord"]) == _constraints(wire_evidence)
+
+
 GOOD_READ = {"read_id": "r1", "plate": "AB12CDE", "confidence": 0.9, "camera_id": "c1", "event_time": 1.7e9}
 
 
