@@ -182,8 +182,8 @@ class ConvoyConfig(_Strict):
         default=16,
         ge=1,
         le=1000,
-        description="At a busy camera only the nearest-in-time reads are paired, which bounds the cost "
-        "per read and the state.",
+        description="At a busy camera only the nearest-in-time reads are paired (of plates read at least "
+        "min_cameras times), which bounds the cost per read and the state.",
     )
 
 

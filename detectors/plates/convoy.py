@@ -102,7 +102,7 @@ class ConvoyRule(ReadRule):
         own_cameras = {x.camera_id for x in history}
         if len(own_cameras) < min_cameras:
             return []
-        partners = self.reads.partners_at(s.camera_id, s.t, self._max_gap, self._max_partners)
+        partners = self.reads.partners_at(s.camera_id, s.t, self._max_gap, self._max_partners, min_held=min_cameras)
         partners.discard(s.plate)
         if not partners:
             return []

@@ -105,6 +105,7 @@ class RecentReads:
         # cameras by id, each with its latest read: the reads at a camera are chained like a plate's.
         self._positions: list[CameraPosition] = []
         self._position_row: dict[CameraPosition, int] = {}
+        self._last_position: dict[str, tuple[CameraPosition, int]] = {}  # by camera id: (position, its row)
         self._camera_of_row = np.empty(0, np.int64)
         self._camera_number: dict[str, int] = {}
         self._camera_head = np.empty(0, np.int64)
@@ -405,18 +406,21 @@ class RecentReads:
             return self._history(slot, self._base + self._n, self.watermark - self.horizon_s, since=since)
         return self._history(slot, *self._as_of, since=since)
 
-    def partners_at(self, camera_id: str, t: float, gap_s: float, limit: int) -> set[str]:
+    def partners_at(self, camera_id: str, t: float, gap_s: float, limit: int, min_held: int = 0) -> set[str]:
         """The plates read at ``camera_id`` within ``gap_s`` of ``t``: at most the ``limit`` + 1 nearest in time.
 
         While :meth:`add_batch` yields a read: of the reads held when that read came. Reads come in
         time order at a camera, give or take the lateness: the walk back through the camera's reads
         stops at the first more than the camera horizon (gap plus lateness) before ``t``.
+        ``min_held``: only plates with at least that many reads held now (a rule that needs that
+        many of a partner need not build the history of the one-off plates most partners are).
         """
         number = self._camera_number.get(camera_id)
         if number is None or self._cam_prev is None or self.camera_horizon_s is None:
             return set()
         seq, base, start = int(self._camera_head[number]), self._base, self._base + self._start
         t_of, prev_of, slot_of, plate_of = self._t.item, self._cam_prev.item, self._slot.item, self._plate_of
+        held_of = self._count.item
         if self._as_of is not None:
             while seq > self._as_of[0]:  # the camera's reads that came later in the batch
                 seq = prev_of(seq - base)
@@ -427,8 +431,8 @@ class RecentReads:
             time = t_of(r)
             if time < stop:
                 break
-            if abs(time - t) <= gap_s:
-                near.append((abs(time - t), plate_of[slot_of(r)]))
+            if abs(time - t) <= gap_s and held_of(slot := slot_of(r)) >= min_held:
+                near.append((abs(time - t), plate_of[slot]))
             seq = prev_of(r)
         if len(near) > limit:  # busy camera: only the nearest in time (bounded cost per read)
             near = sorted(near)[: limit + 1]
@@ -458,8 +462,12 @@ class RecentReads:
 
     def _camera_rows(self, positions: list[CameraPosition], idx: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
         """The index of each read's camera position in ``self._positions`` (new ones are added)."""
-        get = self._position_row.get
-        rows = [get(positions[k], _NO_READ) for k in idx.tolist()]
+        # By camera id, whose string caches its hash (a position tuple hashes all four fields each
+        # time), when the position is the very object seen last for that camera: the pipeline hands
+        # over its configured positions, one object per camera.
+        last, get = self._last_position.get, self._position_row.get
+        rows = [seen[1] if (seen := last(position.camera_id)) is not None and seen[0] is position
+                else get(position, _NO_READ) for position in map(positions.__getitem__, idx.tolist())]
         if _NO_READ in rows:
             for j, k in enumerate(idx.tolist()):
                 if rows[j] == _NO_READ:
@@ -471,6 +479,7 @@ class RecentReads:
         return np.array(rows, dtype=np.int32)
 
     def _add_position(self, position: CameraPosition) -> None:
+        self._last_position[position.camera_id] = (position, len(self._positions))
         self._positions.append(position)
         number = self._camera_number.setdefault(position.camera_id, len(self._camera_number))
         self._camera_of_row = np.append(self._camera_of_row, number)

@@ -38,6 +38,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+import numpy as np
+
 from detectors.plates.config import MatchingConfig
 from detectors.plates.keyfilter import KeyFilter
 from detectors.plates.normalise import MAX_PLATE_LEN, normalise_plate
@@ -389,7 +391,8 @@ class WatchlistIndex:
         candidates: Iterable[int] = refs
         fuzzy_below = self._fuzzy_below
         if fuzzy_below is not None:
-            candidates = sorted({*refs, *(i for i, c in enumerate(confidences) if c < fuzzy_below)})
+            low = np.flatnonzero(np.asarray(confidences, dtype=np.float64) < fuzzy_below).tolist()
+            candidates = sorted({*refs, *low})
         out: dict[int, Match] = {}
         for i in candidates:
             found = self._match_key(plates[i], keys[i], refs.get(i), confidences[i], times[i])

@@ -137,3 +137,17 @@ def test_a_batch_with_a_plate_not_normalised_is_refused_whole_and_the_store_goes
     assert len(store) == 3000 and store.plates == 3000
     assert store._free_top + store.plates == len(store._head)
     assert [s.read_id for s in store.history("P2999")] == ["r2999"]
+
+
+def test_a_camera_moved_between_batches_keeps_each_read_where_it_was_taken() -> None:
+    """Positions are looked up by camera id first (the pipeline's one object per camera); a camera
+    whose configured position changes (a new object, same id) must not lend it to older reads."""
+    from detectors.plates.sighting import CameraPosition
+
+    before, after = CameraPosition("c1", "s1", 51.5, -0.1), CameraPosition("c1", "s1", 52.5, -1.1)
+    store = RecentReads(horizon_s=600.0)
+    for n, position in enumerate((before, before, after, after)):
+        batch = ReadBatch([f"r{n}"], ["AB12CDE"], [position], [1000.0 + n], [0.9])
+        list(store.add_batch(batch, screened=False))
+    assert [(s.read_id, s.lat) for s in store.history("AB12CDE")] == [
+        ("r0", 51.5), ("r1", 51.5), ("r2", 52.5), ("r3", 52.5)]

@@ -180,6 +180,19 @@ def test_convoy(reads: list[Sighting], expected: list[tuple[str, str, str]]) -> 
     assert ids(run(ConvoyRule(CONVOY), reads)) == expected
 
 
+def test_convoy_found_at_busy_cameras_where_one_off_plates_pass_nearer_in_time() -> None:
+    """Only the nearest few reads at a camera are paired (``max_partners_per_read``), but plates
+    seen too few times to be in a convoy do not take those places."""
+    reads = []
+    for i, (a, b) in enumerate(zip(convoy_reads()[::2], convoy_reads()[1::2], strict=True)):
+        reads.append(a)
+        # Passers-by, each seen once, read between the pair: all nearer to the second than the first.
+        reads += [sight(f"x{i}-{k}", f"ONE{i}{k}", a.camera_id, a.t + 1.0 + k * 0.5) for k in range(5)]
+        reads.append(b)
+    config = CONVOY.model_copy(update={"max_partners_per_read": 2})
+    assert ids(run(ConvoyRule(config), reads)) == [("convoy", "AAA111+BBB222", "b2")]
+
+
 def test_convoy_same_camera_revisits_do_not_count_as_distinct_cameras() -> None:
     reads = convoy_reads(cameras=("ring-1", "ring-2", "ring-1", "ring-2"))
     assert run(ConvoyRule(CONVOY), reads) == []
