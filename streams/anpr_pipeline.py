@@ -39,7 +39,7 @@ def plate_partition(plate: str, partitions: int) -> int:
 def read_evidence(read: PlateReadRecord) -> EvidenceRecord:
     # to_builtins leaves out defaults (schema_version, absent optional fields), as the sender did.
     return EvidenceRecord(event_id=read.read_id, event_time=read.event_time, camera_id=read.camera_id,
-                    source_topic=ANPR_READS, snapshot_ref=read.image_ref, data=msgspec.to_builtins(read))
+                          source_topic=ANPR_READS, snapshot_ref=read.image_ref, data=msgspec.to_builtins(read))
 
 
 Stage = Literal["all", "local", "journeys"]

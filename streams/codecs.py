@@ -184,13 +184,13 @@ def encode(model: WireModel) -> bytes:
     return model.model_dump_json().encode()
 
 
-#: One encoder for the hot path's structs (candidates): msgspec writes every field, defaults too,
-#: as ``model_dump_json`` does.
-_STRUCT_ENCODER = msgspec.json.Encoder()
+#: msgspec's JSON encoder, for what the hot paths write that is not a pydantic model: candidate
+#: structs (every field, defaults too, as ``model_dump_json`` writes them), alerts and key states.
+JSON_ENCODER = msgspec.json.Encoder()
 
 
 def encode_candidate(candidate: AlertCandidateRecord) -> bytes:
-    return _STRUCT_ENCODER.encode(candidate)
+    return JSON_ENCODER.encode(candidate)
 
 
 def encode_many(models: Sequence[WireModel]) -> list[bytes]:

@@ -150,11 +150,11 @@ def apply_candidate(state: dict[str, Any] | None, candidate: AlertCandidateRecor
       ``deployment`` (name, levels) when it happened inside an active deployment zone.
     """
     evidence_ids = [e.event_id for e in candidate.evidence]
+    if state and (candidate.alert_id in state["alerts"] or evidence_ids[0] in set(state["evidence_ids"])):
+        return Outcome(state, None, "duplicate")
     new_evidence: list[dict[str, Any]] = msgspec.to_builtins(candidate.evidence)
     if state:
         current = state["alerts"][state["current"]]
-        if candidate.alert_id in state["alerts"] or evidence_ids[0] in set(state["evidence_ids"]):
-            return Outcome(state, None, "duplicate")
         if current["status"] in OPEN_STATUSES and candidate.event_time - current["last_seen"] <= cooldown_s:
             evidence = current["evidence"] + new_evidence
             kept = evidence[:1] + evidence[1:][-(EVIDENCE_ON_ALERT - 1):]

@@ -30,7 +30,7 @@ from schemas.deployments import Deployment
 from streams import metrics
 from streams.alert_view import OpenAlertsBySite
 from streams.clients import read_to_end
-from streams.codecs import Rejected, decode_candidate, decode_model, describe_validation_error, encode
+from streams.codecs import JSON_ENCODER, Rejected, decode_candidate, decode_model, describe_validation_error, encode
 from streams.group_consumer import GroupConsumer, Record
 from streams.lifecycle import (
     AlertDoc,
@@ -56,7 +56,7 @@ State = dict[str, Any]
 #: A key's state on ``alerts.state``, and the alerts on ``alerts``: plain JSON. msgspec's codec, not
 #: the json module's: a state holds up to 20 alerts with their evidence, and json.dumps was a fifth
 #: of a candidate's cost.
-STATE_CODEC = msgspec.json.Encoder()
+STATE_CODEC = JSON_ENCODER
 STATE_DECODER = msgspec.json.Decoder(dict[str, Any])
 
 
