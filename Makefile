@@ -3,8 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-# The install (and the C extension's build) is redone when what it is made from changes.
-BUILD_INPUTS := pyproject.toml setup.py detectors/plates/_platetable.c
+# The install (and the C extensions' build) is redone when what it is made from changes.
+BUILD_INPUTS := pyproject.toml setup.py detectors/plates/_platetable.c detectors/plates/_recent.c detectors/plates/_columns.c
 STAMP := $(VENV)/.installed-$(shell cat $(BUILD_INPUTS) | sha1sum | cut -c1-12)
 
 .PHONY: venv demo test lint unit integration bench schemas browser compiler clean
@@ -21,13 +21,13 @@ $(STAMP): $(BUILD_INPUTS) | compiler
 demo: venv
 	$(BIN)/watchfloor demo
 
-# A C compiler and Python's headers for the one C extension (the held reads' plate table, setup.py).
+# A C compiler and Python's headers for the C extensions (the held reads' store, setup.py).
 compiler:
 	@command -v gcc >/dev/null || { \
-	  echo "installing Debian gcc for watchfloor's C extension"; \
+	  echo "installing Debian gcc for watchfloor's C extensions"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; }
 	@$(PYTHON) -c 'import os, sysconfig; raise SystemExit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' || { \
-	  echo "installing Debian $(PYTHON)-dev (Python.h) for watchfloor's C extension"; \
+	  echo "installing Debian $(PYTHON)-dev (Python.h) for watchfloor's C extensions"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PYTHON)-dev >/dev/null; }
 
 # Debian's Chromium for the console's browser test (nothing downloads a browser at run time).
@@ -52,4 +52,4 @@ bench: venv
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build detectors/plates/_platetable.*.so
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build detectors/plates/_*.so

@@ -20,7 +20,7 @@ from detectors.plates.config import PlatesConfig
 from detectors.plates.normalise import normalise_plates
 from detectors.plates.pairing import CameraPairing
 from detectors.plates.privacy import plate_hash
-from detectors.plates.sighting import CameraPosition, ReadBatch
+from detectors.plates.sighting import CameraPosition, ReadBatch, read_columns
 from detectors.plates.watchlist import WatchlistIndex
 from schemas.alerts import AlertCandidateRecord, EvidenceRecord
 from schemas.anpr import PlateReadRecord
@@ -193,15 +193,17 @@ class AnprPipeline:
         """The usable reads as columns; ``out`` gets them (``usable``, ``plates``) and the unusable ones."""
         if not reads:
             return ReadBatch([], [], [], [], [])
-        # Column by column: each step is one C-level pass over the batch (see normalise_plates).
-        plates = normalise_plates([read.plate for read in reads])
-        positions = [self.cameras.get(read.camera_id) for read in reads]
-        if None in plates or None in positions:
-            reads, plates, positions = self._set_aside_unusable(reads, plates, positions, out)
+        # One compiled pass (see read_columns); only unusual plates and unknown cameras take Python steps.
+        read_ids, plates, positions, times, confidences, odd = read_columns(reads, self.cameras)
+        if odd:
+            plates = [plate if plate is not None else normalise_plates([read.plate])[0]
+                      for read, plate in zip(reads, plates, strict=True)]
+            if None in plates or None in positions:
+                reads, plates, positions = self._set_aside_unusable(reads, plates, positions, out)
+                read_ids, _, _, times, confidences, _ = read_columns(reads, self.cameras)
         known_plates, known_positions = cast("list[str]", plates), cast("list[CameraPosition]", positions)
         out.usable, out.plates = list(reads), known_plates
-        return ReadBatch([read.read_id for read in reads], known_plates, known_positions,
-                         [read.event_time for read in reads], [read.confidence for read in reads])
+        return ReadBatch(read_ids, known_plates, known_positions, times, confidences)
 
     @staticmethod
     def _set_aside_unusable(reads: Sequence[PlateReadRecord], plates: list[str | None],

@@ -30,12 +30,13 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from detectors.plates import _recent as _compiled  # type: ignore[attr-defined]
 from detectors.plates.platetable import PlateTable, plate_keys
 from detectors.plates.sighting import CameraPosition, ReadBatch, Sighting
 
@@ -154,10 +155,9 @@ class RecentReads:
         idx = np.flatnonzero(times >= before - self.horizon_s)
         self.dropped_late += len(times) - len(idx)
         slots = self._slots(batch, idx)
-        idx, slots, late_in_plate, again = self._without_duplicates(batch, times, idx, slots)
         try:
             if len(idx):
-                yield from self._append(batch, times, idx, slots, late_in_plate, again, watermarks, screened)
+                yield from self._append(batch, times[idx], idx, slots, watermarks, screened)
         finally:  # also when a rule fails mid-batch: the batch is stored, and the store answers as of now
             self._as_of = None
             self.watermark = float(watermarks[-1])
@@ -185,183 +185,49 @@ class RecentReads:
             self._key[slots[taken]] = keys[taken]
         return slots
 
-    def _without_duplicates(self, batch: ReadBatch, times: npt.NDArray[np.float64], idx: npt.NDArray[np.int64],
-                            slots: npt.NDArray[np.int64]
-                            ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_],
-                                       npt.NDArray[np.bool_]]:
-        """Drop redelivered reads; also tell which reads came after a newer read of their plate, and
-        which after an earlier read of it in the batch.
-
-        Only reads no newer than their plate's newest can be a duplicate (a redelivered read carries
-        its twin's event time), and only plates read twice in the batch need a look read by read.
-        """
-        t = times[idx]
-        held = self._count[slots] > 0
-        late_in_plate = held & (t <= self._max_t[slots])
-        again, repeated = self._seen_earlier_in_batch(slots)
-        check = late_in_plate | repeated
-        if not check.any():
-            return idx, slots, late_in_plate, again
-        keep = np.ones(len(slots), np.bool_)
-        newest: dict[int, float] = {}
-        seen: dict[int, set[tuple[float, str]]] = {}
-        read_ids, max_t = batch.read_ids, self._max_t
-        for j in np.flatnonzero(check).tolist():
-            slot, k = int(slots[j]), int(idx[j])
-            read = (batch.times[k], read_ids[k])
-            prior = newest.get(slot, float(max_t[slot]) if held[j] else -math.inf)
-            twins = seen.setdefault(slot, set())
-            if read in twins or (held[j] and read[0] <= max_t[slot] and self._held_twin(slot, *read)):
-                keep[j] = False
-                continue
-            twins.add(read)
-            late_in_plate[j] = read[0] <= prior
-            newest[slot] = max(prior, read[0])
-        if keep.all():
-            return idx, slots, late_in_plate, again
-        self.duplicates += len(keep) - int(keep.sum())
-        return idx[keep], slots[keep], late_in_plate[keep], self._seen_earlier_in_batch(slots[keep])[0]
-
-    @staticmethod
-    def _seen_earlier_in_batch(slots: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-        """Per read: whether its plate came earlier in the batch, and whether the batch has it twice or more."""
-        _, first, inverse, counts = np.unique(slots, return_index=True, return_inverse=True, return_counts=True)
-        again = np.ones(len(slots), np.bool_)
-        again[first] = False
-        return again, counts[inverse.ravel()] > 1
-
-    def _held_twin(self, slot: int, t: float, read_id: str) -> bool:
-        """Whether ``slot``'s held reads include ``read_id`` at ``t``: a walk down to ``t`` in its chain."""
-        seq, base, start = int(self._head[slot]), self._base, self._base + self._start
-        t_of, prev_of, ids = self._t.item, self._prev.item, self._ids
-        while seq >= start:
-            r = seq - base
-            t_r = t_of(r)
-            if t_r < t:
-                return False
-            if t_r == t and ids[r] == read_id:
-                return True
-            seq = prev_of(r)
-        return False
-
     def _append(self, batch: ReadBatch, times: npt.NDArray[np.float64], idx: npt.NDArray[np.int64],
-                slots: npt.NDArray[np.int64], late_in_plate: npt.NDArray[np.bool_], again: npt.NDArray[np.bool_],
+                slots: npt.NDArray[np.int64],
                 watermarks: npt.NDArray[np.float64], screened: bool
                 ) -> Iterator[tuple[int, Sighting, list[Sighting]]]:
-        rows = len(idx)
-        self._reserve(rows)
+        """Store the reads ``idx`` of ``batch`` (at ``times``; all but redeliveries), then yield those to look at.
+
+        The storing is one compiled pass (``_recent.c``), a read at a time: a redelivery (a read
+        id held at the same event time) is skipped; any other read goes into its plate's chain
+        (newest in event time first) and on top of its camera's, and its plate's summary is
+        brought up to date. The screen judges each read as the store stood once it was in.
+        """
+        m = len(idx)
+        self._reserve(m)
         n, base = self._n, self._base
-        seqs = np.arange(base + n, base + n + rows, dtype=np.int64)
-        t = times[idx]
-        cams = self._camera_rows(batch.cameras, idx)
-        self._t[n:n + rows] = t
-        self._slot[n:n + rows] = slots
-        self._cam[n:n + rows] = cams
-        if self._cam_prev is not None:
-            self._cam_prev[n:n + rows] = self._chain(self._camera_head, self._camera_of_row[cams], seqs)
-        self._conf[n:n + rows] = np.asarray(batch.confidences, dtype=np.float64)[idx]
-        ids = batch.read_ids
-        self._ids.extend(ids if rows == len(ids) else [ids[k] for k in idx.tolist()])
-        # The plates' summaries as they were, for the screen, then brought up to date.
-        held, multi = self._count[slots] > 0, self._multi[slots]
-        fresh = self._first_cam[slots] == _NO_READ
-        if fresh.any():  # a plate's first camera is that of its first read
-            new_slots, first = np.unique(slots[fresh], return_index=True)
-            self._first_cam[new_slots] = cams[fresh][first]
-        other_camera = cams != self._first_cam[slots]
-        # A plate's chain runs newest first. Its first read in the batch, newer than all it holds,
-        # goes on top (all such reads at once); the others (late reads, a plate's second read in
-        # the batch) are walked into place one by one, after them.
-        walked = again | late_in_plate
-        on_top = ~walked
-        prev = np.full(rows, _NO_READ, np.int64)
-        prev[on_top] = self._head[slots[on_top]]
-        self._head[slots[on_top]] = seqs[on_top]
-        self._prev[n:n + rows] = prev
-        for j in np.flatnonzero(walked).tolist():
-            self._insert(int(slots[j]), base + n + j, float(t[j]))
-        np.add.at(self._count, slots, 1)
-        np.maximum.at(self._max_t, slots, t)
-        self._multi[slots[other_camera]] = True
-        self._n = n + rows
+        everything = m == len(batch)
+        ids = batch.read_ids if everything else [batch.read_ids[k] for k in idx.tolist()]
+        rows = np.empty(m, np.int64)
+        look = np.empty(m, np.bool_)
         screen = self.screen if screened else None
-        if not screened:
-            evaluated: Iterable[int] = range(rows)
-        else:
-            if screen is None:
-                look = held | again
-            else:
-                # Walked reads: judged on their plate as it is after the batch (they are few).
-                look = walked & (self._multi[slots] if screen.multi_camera else False)
-                if screen.multi_camera:
-                    look |= held & (multi | other_camera)
-                if screen.repeats is not None:
-                    look |= walked & (self._count[slots] >= screen.repeats)
-                    look |= self._repeats(prev, t, held & on_top & ~look, screen.repeats, screen.repeats_within_s)
-            evaluated = np.flatnonzero(look).tolist()
+        arrays = (times, slots, self._camera_rows(batch.cameras, idx), np.asarray(batch.confidences, np.float64)[idx],
+                  self._t, self._slot, self._cam, self._conf, self._prev, self._cam_prev,
+                  self._head, self._count, self._max_t, self._first_cam, self._multi,
+                  self._camera_of_row, self._camera_head, rows, look)
+        added, duplicates = _compiled.append(
+            arrays, self._ids, ids, base, n, self._start + base, -1 if screen is None else int(screen.multi_camera),
+            screen.repeats or 0 if screen is not None else 0, screen.repeats_within_s if screen is not None else 0.0)
+        stored = rows >= 0
+        self._ids.extend(ids if not duplicates else [ids[j] for j in np.flatnonzero(stored).tolist()])
+        self._n = n + added
+        self.duplicates += duplicates
+        evaluated = np.flatnonzero(look if screened else stored).tolist()
         within = screen.history_within_s if screen is not None else math.inf
         neighbours = screen.history_neighbours if screen is not None else 0
         for j in evaluated:
-            k = int(idx[j])
+            k, seq = int(idx[j]), base + int(rows[j])
             # The plate's reads share the held plate string, and a camera's reads its configured id.
             s = batch.sighting(k, self._plate_of[slots[j]])
             self.watermark = float(watermarks[k])
             cutoff = self.watermark - self.horizon_s
-            self._as_of = (base + n + j, cutoff)
-            history = self._history(int(slots[j]), base + n + j, cutoff, s, s.t - within, neighbours)
+            self._as_of = (seq, cutoff)
+            history = self._history(int(slots[j]), seq, cutoff, s, s.t - within, neighbours)
             if not screened or len(history) > 1:
                 yield k, s, history
-
-    def _insert(self, slot: int, seq: int, t: float) -> None:
-        """Put read ``seq`` (at ``t``) into ``slot``'s chain: after its reads newer than ``t``, before the others."""
-        base, start, prev = self._base, self._base + self._start, self._prev
-        t_of, prev_of = self._t.item, prev.item
-        above = int(self._head[slot])
-        if above < start or t_of(above - base) <= t:
-            prev[seq - base] = above if above >= start else _NO_READ
-            self._head[slot] = seq
-            return
-        below = prev_of(above - base)
-        while below >= start and t_of(below - base) > t:
-            above, below = below, prev_of(below - base)
-        prev[seq - base] = below if below >= start else _NO_READ
-        prev[above - base] = seq
-
-    @staticmethod
-    def _chain(heads: npt.NDArray[np.int64], keys: npt.NDArray[np.int64], seqs: npt.NDArray[np.int64]
-               ) -> npt.NDArray[np.int64]:
-        """Each new read's previous read of its key (its camera), in arrival order; moves ``heads`` on.
-
-        Sorted by key, a read follows the batch's earlier read of its key, or else the key's head.
-        """
-        order = np.argsort(keys, kind="stable")
-        by_key, seq_by_key = keys[order], seqs[order]
-        prev_by_key = heads[by_key]
-        same = by_key[1:] == by_key[:-1]
-        prev_by_key[1:][same] = seq_by_key[:-1][same]
-        last = np.ones(len(keys), np.bool_)
-        last[:-1] = ~same
-        heads[by_key[last]] = seq_by_key[last]
-        prev = np.empty(len(keys), np.int64)
-        prev[order] = prev_by_key
-        return prev
-
-    def _repeats(self, prev: npt.NDArray[np.int64], t: npt.NDArray[np.float64], candidates: npt.NDArray[np.bool_],
-                 repeats: int, within_s: float) -> npt.NDArray[np.bool_]:
-        """Which candidates' plates have ``repeats`` reads (theirs included) within ``within_s`` before them.
-
-        For plates whose reads came in time order (the screen sends the others on anyway), that is
-        the read ``repeats - 1`` back along the plate's chain.
-        """
-        found = np.zeros(len(t), np.bool_)
-        rows = np.flatnonzero(candidates)
-        seq = prev[rows]
-        start = self._base + self._start
-        for _ in range(repeats - 2):
-            seq = np.where(seq >= start, self._prev[np.maximum(seq - self._base, 0)], _NO_READ)
-        there = seq >= start
-        found[rows[there]] = self._t[seq[there] - self._base] >= t[rows[there]] - within_s
-        return found
 
     def _history(self, slot: int, as_of: int, cutoff: float, s: Sighting | None = None, since: float = -math.inf,
                  neighbours: int = 0) -> list[Sighting]:
@@ -465,18 +331,15 @@ class RecentReads:
         # By camera id, whose string caches its hash (a position tuple hashes all four fields each
         # time), when the position is the very object seen last for that camera: the pipeline hands
         # over its configured positions, one object per camera.
-        last, get = self._last_position.get, self._position_row.get
-        rows = [seen[1] if (seen := last(position.camera_id)) is not None and seen[0] is position
-                else get(position, _NO_READ) for position in map(positions.__getitem__, idx.tolist())]
-        if _NO_READ in rows:
-            for j, k in enumerate(idx.tolist()):
-                if rows[j] == _NO_READ:
-                    position = positions[k]
-                    row = self._position_row.setdefault(position, len(self._positions))
-                    if row == len(self._positions):
-                        self._add_position(position)
-                    rows[j] = row
-        return np.array(rows, dtype=np.int32)
+        rows = np.empty(len(idx), np.int32)
+        if _compiled.camera_rows(positions, idx, self._last_position, rows):
+            for j in np.flatnonzero(rows == _NO_READ).tolist():
+                position = positions[int(idx[j])]
+                row = self._position_row.setdefault(position, len(self._positions))
+                if row == len(self._positions):
+                    self._add_position(position)
+                rows[j] = row
+        return rows
 
     def _add_position(self, position: CameraPosition) -> None:
         self._last_position[position.camera_id] = (position, len(self._positions))

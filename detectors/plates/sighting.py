@@ -8,10 +8,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import msgspec
+
+from detectors.plates import _columns as _compiled  # type: ignore[attr-defined]
+from detectors.plates.normalise import MAX_PLATE_LEN
 
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -78,6 +82,41 @@ class ReadBatch:
             return self.sightings[i]
         return Sighting(self.read_ids[i], plate or self.plates[i], *self.cameras[i], self.times[i],
                         self.confidences[i])
+
+
+class ReadRecord(Protocol):
+    """What :func:`read_columns` takes from a read (``schemas.anpr.PlateReadRecord`` has it)."""
+
+    @property
+    def read_id(self) -> str: ...
+    @property
+    def plate(self) -> str: ...
+    @property
+    def camera_id(self) -> str: ...
+    @property
+    def event_time(self) -> float: ...
+    @property
+    def confidence(self) -> float: ...
+
+
+def read_columns(reads: Sequence[ReadRecord], cameras: Mapping[str, CameraPosition]
+                 ) -> tuple[list[str], list[str | None], list[CameraPosition | None], list[float], list[float], int]:
+    """The columns of a :class:`ReadBatch` from read records, in one compiled pass (``_columns.c``).
+
+    Returns (read ids, plates, camera positions, event times, confidences, odd). A plate of plain
+    ``A-Za-z0-9`` text comes back upper-cased (what ``normalise_plate`` makes of it), any other
+    as None, for the full normaliser; a camera not in ``cameras`` as None. ``odd`` counts the Nones.
+
+    >>> class Read(msgspec.Struct):
+    ...     read_id: str; plate: str; camera_id: str; event_time: float; confidence: float
+    >>> reads = [Read("r1", "ab12cde", "c1", 1.0, 0.9), Read("r2", "AB 12", "c9", 2.0, 0.8)]
+    >>> ids, plates, positions, times, confidences, odd = read_columns(reads, {"c1": CameraPosition("c1", "s1", 0, 0)})
+    >>> ids, plates, [p and p.site_id for p in positions], times, confidences, odd
+    (['r1', 'r2'], ['AB12CDE', None], ['s1', None], [1.0, 2.0], [0.9, 0.8], 2)
+    """
+    if not isinstance(cameras, dict):
+        cameras = dict(cameras)
+    return _compiled.columns(reads, cameras, MAX_PLATE_LEN)
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

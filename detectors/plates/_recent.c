@@ -1,0 +1,283 @@
+/* The compiled loops of detectors/plates/recent.py: taking a batch of reads into the held reads.
+ *
+ * Why C: at a full window each read touches its plate's summary and chain in arrays of a million
+ * slots and ~1.5M rows; done as a dozen numpy passes plus Python loops for the reads that need a
+ * walk, that was ~3 us a read, a quarter of the worker's time (py-spy, 2026-12-07). One pass in
+ * C, a read at a time, does the same in a fraction of that and is simpler: each read sees the
+ * store exactly as the reads before it left it.
+ *
+ * Arrays come in as numpy buffers (C-contiguous; dtypes checked), the read ids as Python lists.
+ * Rows are in arrival order: row r holds the read with arrival number (seq) base + r; rows below
+ * start have expired. A plate's reads are chained newest (in event time) first through prev, a
+ * camera's in arrival order through cam_prev; -1 ends a chain. */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define NO_READ (-1)
+
+/* A numpy buffer of the given kind: 'f' float64, 'i' int64, 'I' int32, 'b' bool. */
+static int get_array(PyObject *arg, Py_buffer *view, const char *name, char kind, int writable) {
+    if (PyObject_GetBuffer(arg, view, (writable ? PyBUF_WRITABLE : 0) | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return -1;
+    const char *f = view->format ? view->format : "B";
+    if (*f == '<' || *f == '=' || *f == '@') f++;
+    int ok;
+    switch (kind) {
+    case 'f': ok = view->itemsize == 8 && strcmp(f, "d") == 0; break;
+    case 'i': ok = view->itemsize == 8 && (strcmp(f, "l") == 0 || strcmp(f, "q") == 0); break;
+    case 'I': ok = view->itemsize == 4 && strcmp(f, "i") == 0; break;
+    default: ok = view->itemsize == 1 && strcmp(f, "?") == 0; break;
+    }
+    if (!ok) {
+        PyErr_Format(PyExc_TypeError, "%s: expected a %s array", name,
+                     kind == 'f' ? "float64" : kind == 'i' ? "int64" : kind == 'I' ? "int32" : "bool");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+enum {
+    /* the batch, one entry per read offered */
+    IN_T, IN_SLOT, IN_CAM, IN_CONF,
+    /* the rows (cam_prev may be None: no camera chains) */
+    ROW_T, ROW_SLOT, ROW_CAM, ROW_CONF, ROW_PREV, ROW_CAM_PREV,
+    /* the plates, by slot */
+    P_HEAD, P_COUNT, P_MAX_T, P_FIRST_CAM, P_MULTI,
+    /* the cameras: camera number of each position, each camera's latest read */
+    C_NUMBER, C_HEAD,
+    /* out, one entry per read offered */
+    OUT_ROW, OUT_LOOK,
+    N_ARRAYS
+};
+
+static const char *ARRAY_NAMES[N_ARRAYS] = {
+    "times", "slots", "cameras", "confidences", "row times", "row slots", "row cameras", "row confidences",
+    "row prev", "row camera prev", "plate heads", "plate counts", "plate newest", "plate first cameras", "plate multi",
+    "camera numbers", "camera heads", "out rows", "out look",
+};
+static const char ARRAY_KINDS[N_ARRAYS] = "fiIffiIfiiiifIbiiib";
+static const char ARRAY_WRITABLE[N_ARRAYS] = {0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1};
+
+/* Whether the plate's chain from seq down holds read_id at t (a redelivery of a held read). */
+static int held_twin(int64_t seq, int64_t base, int64_t start, const double *row_t, const int64_t *prev,
+                     double t, PyObject *read_id, PyObject *held_ids, Py_ssize_t n, const Py_ssize_t *batch_row_of,
+                     PyObject *batch_ids) {
+    while (seq >= start) {
+        Py_ssize_t r = (Py_ssize_t)(seq - base);
+        if (row_t[r] < t) return 0;
+        if (row_t[r] == t) {
+            PyObject *other = r < n ? PyList_GET_ITEM(held_ids, r) : PyList_GET_ITEM(batch_ids, batch_row_of[r - n]);
+            /* ids are str (validated reads); comparing two str cannot fail */
+            if (other == read_id || (PyUnicode_Check(other) && PyUnicode_Check(read_id)
+                                     && PyUnicode_Compare(other, read_id) == 0))
+                return 1;
+        }
+        seq = prev[r];
+    }
+    return 0;
+}
+
+/* append(arrays: tuple of N_ARRAYS arrays, held_ids: list, batch_ids: list, base, n, start,
+ *        screen: -1 none / 0 one camera / 1 multi-camera, repeats (0 off), repeats_within_s)
+ *   -> (rows added, duplicates)
+ *
+ * Takes each offered read in turn: a redelivery of a held read (same id, same event time) is
+ * skipped (out row -1); any other gets the next row, goes into its plate's chain (on top, or
+ * walked to its place if its plate has a newer read) and on top of its camera's chain, and its
+ * plate's summary is brought up to date. out look: whether the rules should look at it (see
+ * recent.Screen): screen -1 means every read whose plate was held, otherwise the screen's
+ * verdict, judged as the store stood once the read was in. The caller has made room for every
+ * offered read and handles the ids list (batch_ids[j] goes to row out_row[j]). */
+static PyObject *append(PyObject *self, PyObject *args) {
+    PyObject *arrays, *held_ids, *batch_ids;
+    long long base, n0, start;
+    int screen, repeats;
+    double within;
+    if (!PyArg_ParseTuple(args, "O!O!O!LLLiid", &PyTuple_Type, &arrays, &PyList_Type, &held_ids, &PyList_Type,
+                          &batch_ids, &base, &n0, &start, &screen, &repeats, &within))
+        return NULL;
+    if (PyTuple_GET_SIZE(arrays) != N_ARRAYS) {
+        PyErr_Format(PyExc_ValueError, "append: expected %d arrays", N_ARRAYS);
+        return NULL;
+    }
+    Py_buffer v[N_ARRAYS];
+    int opened = 0;
+    int camera_chains = PyTuple_GET_ITEM(arrays, ROW_CAM_PREV) != Py_None;
+    for (; opened < N_ARRAYS; opened++) {
+        if (opened == ROW_CAM_PREV && !camera_chains) {
+            memset(&v[opened], 0, sizeof(Py_buffer));  /* released as an empty view */
+            continue;
+        }
+        if (get_array(PyTuple_GET_ITEM(arrays, opened), &v[opened], ARRAY_NAMES[opened], ARRAY_KINDS[opened],
+                      ARRAY_WRITABLE[opened]) < 0)
+            break;
+    }
+    Py_ssize_t *batch_row_of = NULL;
+    Py_ssize_t m = 0, added = 0, duplicates = 0;
+    if (opened < N_ARRAYS) goto done;
+    m = v[IN_T].len / 8;
+    Py_ssize_t rows = v[ROW_T].len / 8, plates = v[P_HEAD].len / 8;
+    if (v[IN_SLOT].len / 8 != m || v[IN_CAM].len / 4 != m || v[IN_CONF].len / 8 != m || v[OUT_ROW].len / 8 != m
+        || v[OUT_LOOK].len != m || PyList_GET_SIZE(batch_ids) != m) {
+        PyErr_SetString(PyExc_ValueError, "append: the batch's arrays, ids and outputs need one entry a read");
+        goto done;
+    }
+    if (base + n0 < start || n0 + m > rows || PyList_GET_SIZE(held_ids) != n0 || v[ROW_SLOT].len / 8 != rows
+        || v[ROW_CAM].len / 4 != rows || v[ROW_CONF].len / 8 != rows || v[ROW_PREV].len / 8 != rows
+        || (camera_chains && v[ROW_CAM_PREV].len / 8 != rows)) {
+        PyErr_SetString(PyExc_ValueError, "append: the rows are not as the store holds them (room, ids)");
+        goto done;
+    }
+    if (v[P_COUNT].len / 8 != plates || v[P_MAX_T].len / 8 != plates || v[P_FIRST_CAM].len / 4 != plates
+        || v[P_MULTI].len != plates) {
+        PyErr_SetString(PyExc_ValueError, "append: the plates' arrays differ in length");
+        goto done;
+    }
+    const double *in_t = v[IN_T].buf, *in_conf = v[IN_CONF].buf;
+    const int64_t *in_slot = v[IN_SLOT].buf, *cam_number = v[C_NUMBER].buf;
+    const int32_t *in_cam = v[IN_CAM].buf;
+    double *row_t = v[ROW_T].buf, *row_conf = v[ROW_CONF].buf, *max_t = v[P_MAX_T].buf;
+    int64_t *row_slot = v[ROW_SLOT].buf, *prev = v[ROW_PREV].buf, *head = v[P_HEAD].buf, *count = v[P_COUNT].buf;
+    int64_t *cam_head = v[C_HEAD].buf, *cam_prev = v[ROW_CAM_PREV].buf, *out_row = v[OUT_ROW].buf;
+    int32_t *row_cam = v[ROW_CAM].buf, *first_cam = v[P_FIRST_CAM].buf;
+    char *multi = v[P_MULTI].buf, *out_look = v[OUT_LOOK].buf;
+    Py_ssize_t cameras = v[C_NUMBER].len / 8, camera_heads = v[C_HEAD].len / 8;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (in_slot[j] < 0 || in_slot[j] >= plates || in_cam[j] < 0 || in_cam[j] >= cameras
+            || cam_number[in_cam[j]] < 0 || cam_number[in_cam[j]] >= camera_heads) {
+            PyErr_SetString(PyExc_IndexError, "append: a read's plate slot or camera is out of range");
+            goto done;
+        }
+    }
+    batch_row_of = PyMem_Malloc((m ? m : 1) * sizeof(Py_ssize_t));
+    if (!batch_row_of) { PyErr_NoMemory(); goto done; }
+
+    Py_ssize_t n = (Py_ssize_t)n0;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        int64_t s = in_slot[j];
+        double t = in_t[j];
+        int held = count[s] > 0;
+        out_look[j] = 0;
+        if (held && t <= max_t[s]) {  /* only then can it be a redelivery: a twin has its event time */
+            int twin = held_twin(head[s], base, start, row_t, prev, t, PyList_GET_ITEM(batch_ids, j), held_ids,
+                                 (Py_ssize_t)n0, batch_row_of, batch_ids);
+            if (twin) {
+                out_row[j] = NO_READ;
+                duplicates++;
+                continue;
+            }
+        }
+        Py_ssize_t r = n + added;
+        int64_t seq = base + r;
+        batch_row_of[added++] = j;
+        out_row[j] = r;
+        int32_t cam = in_cam[j];
+        row_t[r] = t, row_slot[r] = s, row_cam[r] = cam, row_conf[r] = in_conf[j];
+        if (camera_chains) {  /* the camera's chain, in arrival order */
+            int64_t number = cam_number[cam];
+            cam_prev[r] = cam_head[number];
+            cam_head[number] = seq;
+        }
+        /* The plate's chain: on top if no held read of it is newer, else walked to its place,
+           after its reads newer than t (equal times stay in the order they came). */
+        int64_t above = head[s];
+        int on_top = above < start || row_t[above - base] <= t;
+        if (on_top) {
+            prev[r] = above >= start ? above : NO_READ;
+            head[s] = seq;
+        } else {
+            int64_t below = prev[above - base];
+            while (below >= start && row_t[below - base] > t) above = below, below = prev[below - base];
+            prev[r] = below >= start ? below : NO_READ;
+            prev[above - base] = seq;
+        }
+        if (first_cam[s] == NO_READ) first_cam[s] = cam;  /* a plate's first camera is its first read's */
+        if (cam != first_cam[s]) multi[s] = 1;
+        count[s]++;
+        if (t > max_t[s]) max_t[s] = t;
+        if (screen < 0) {
+            out_look[j] = held;
+            continue;
+        }
+        int look = screen == 1 && held && multi[s];
+        if (!look && repeats > 0 && held) {
+            if (!on_top) {
+                look = count[s] >= repeats;  /* a late read: its plate as it is now (late reads are few) */
+            } else {  /* reads came in time order: the read repeats - 1 back along the chain */
+                int64_t back = prev[r];
+                for (int k = 0; k < repeats - 2 && back >= start; k++) back = prev[back - base];
+                look = back >= start && row_t[back - base] >= t - within;
+            }
+        }
+        out_look[j] = (char)look;
+    }
+done:
+    PyMem_Free(batch_row_of);
+    for (int i = 0; i < opened; i++)
+        if (v[i].obj != NULL) PyBuffer_Release(&v[i]);
+    if (PyErr_Occurred()) return NULL;
+    return Py_BuildValue("nn", added, duplicates);
+}
+
+/* camera_rows(positions: list, idx: int64 array, last: dict, out: int32 array) -> not found
+ *
+ * out[j]: the row of positions[idx[j]], found by its camera id in last (camera id -> (position,
+ * row)) when the position is that very object, else -1 (the caller adds or finds it). Why by id
+ * and identity: the id string caches its hash, and the pipeline hands over one configured
+ * position object per camera; a position tuple would hash all four fields each time. */
+static PyObject *camera_rows(PyObject *self, PyObject *args) {
+    PyObject *positions, *idx_arg, *last, *out_arg;
+    if (!PyArg_ParseTuple(args, "O!OO!O", &PyList_Type, &positions, &idx_arg, &PyDict_Type, &last, &out_arg))
+        return NULL;
+    Py_buffer idx, out;
+    if (get_array(idx_arg, &idx, "idx", 'i', 0) < 0) return NULL;
+    if (get_array(out_arg, &out, "out", 'I', 1) < 0) { PyBuffer_Release(&idx); return NULL; }
+    Py_ssize_t m = idx.len / 8, missing = 0, size = PyList_GET_SIZE(positions);
+    const int64_t *k = idx.buf;
+    int32_t *rows = out.buf;
+    if (out.len / 4 != m) {
+        PyErr_SetString(PyExc_ValueError, "camera_rows: out needs one entry an index");
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < m; j++) {
+        if (k[j] < 0 || k[j] >= size) {
+            PyErr_SetString(PyExc_IndexError, "camera_rows: index out of range");
+            goto done;
+        }
+        PyObject *position = PyList_GET_ITEM(positions, k[j]);
+        PyObject *seen = NULL;
+        if (PyTuple_Check(position) && PyTuple_GET_SIZE(position) > 0) {
+            seen = PyDict_GetItemWithError(last, PyTuple_GET_ITEM(position, 0));
+            if (seen == NULL && PyErr_Occurred()) goto done;
+        }
+        if (seen != NULL && PyTuple_Check(seen) && PyTuple_GET_SIZE(seen) == 2
+            && PyTuple_GET_ITEM(seen, 0) == position) {
+            long row = PyLong_AsLong(PyTuple_GET_ITEM(seen, 1));
+            if (row == -1 && PyErr_Occurred()) goto done;
+            rows[j] = (int32_t)row;
+        } else {
+            rows[j] = NO_READ;
+            missing++;
+        }
+    }
+done:
+    PyBuffer_Release(&idx);
+    PyBuffer_Release(&out);
+    if (PyErr_Occurred()) return NULL;
+    return PyLong_FromSsize_t(missing);
+}
+
+static PyMethodDef methods[] = {
+    {"append", append, METH_VARARGS, "append(arrays, held_ids, batch_ids, base, n, start, screen, repeats, within)"
+                                     " -> (rows added, duplicates): a batch of reads into the held reads."},
+    {"camera_rows", camera_rows, METH_VARARGS, "camera_rows(positions, idx, last, out) -> positions not found."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_recent", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__recent(void) { return PyModule_Create(&module); }
