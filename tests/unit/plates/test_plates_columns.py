@@ -11,7 +11,8 @@ from detectors.plates.sighting import CameraPosition, read_columns
 from schemas.anpr import PlateReadRecord
 
 CAMERAS = {f"c{k}": CameraPosition(f"c{k}", "s", 51.5, -0.1) for k in range(3)}
-ODD_PLATES = ["ab12cde", "AB 12 CDE", "ab-12", "ＡＢ12ＣＤＥ", "É12", "A" * 16, "A" * 17, "--", "Ab1\n2", "ab12cdeFGHIJKLMNO"]
+ODD_PLATES = ["ab12cde", "AB 12 CDE", "ab-12", "ＡＢ12ＣＤＥ", "É12", "A" * 16, "A" * 17, "--", "Ab1\n2",
+              "ab12cdeFGHIJKLMNO"]
 
 
 @pytest.mark.parametrize("seed", range(3))
