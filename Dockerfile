@@ -26,7 +26,7 @@ COPY config ./config
 # Why editable (`-e`, no deps: they are installed above): the code finds config/ and the console's
 # static files relative to the source tree, which a wheel install does not carry yet. The result is
 # the same install, with /app as the package location.
-# gcc only for this step: the held reads' store has three small C extensions (setup.py).
+# gcc only for this step: the ANPR hot path has four small C extensions (setup.py).
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && pip install --no-deps -e . \
     && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \

@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 # The install (and the C extensions' build) is redone when what it is made from changes.
-BUILD_INPUTS := pyproject.toml setup.py detectors/plates/_platetable.c detectors/plates/_recent.c detectors/plates/_columns.c
+BUILD_INPUTS := pyproject.toml setup.py detectors/plates/_platetable.c detectors/plates/_recent.c detectors/plates/_columns.c detectors/plates/_keyfilter.c
 STAMP := $(VENV)/.installed-$(shell cat $(BUILD_INPUTS) | sha1sum | cut -c1-12)
 
 .PHONY: venv demo test lint unit integration bench schemas browser compiler clean

@@ -3,11 +3,12 @@
 Why: almost no read is listed, yet each lookup in the million-key dict touches two or three
 cache lines spread over ~100 MB, and on the worker that evicts what the rest of the hot path
 (decoding, the rules, Kafka) needs next. The filter answers "certainly not listed" from one
-array of a few MB, two bits per key, in a handful of numpy passes over the batch; only the
+array of a few MB, two bits per key, in one compiled pass over the batch; only the
 reads it lets through (the listed ones and 0.1-0.4% false positives) are looked up in the dict.
 
 Keys are at most ``MAX_PLATE_LEN`` (16) bytes, so each fits two 64-bit words, hashed by the same
-arithmetic in numpy (a batch) and in Python (one key, as entries are added).
+arithmetic in numpy (a rebuild), in Python (one key, as entries are added) and in C (asking about
+a batch, ``_keyfilter.c``).
 
 >>> f = KeyFilter(expected=1000)
 >>> f.add(b"A812C0E")
@@ -23,6 +24,7 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
+from detectors.plates import _keyfilter as _compiled  # type: ignore[attr-defined]
 from detectors.plates.normalise import MAX_PLATE_LEN
 
 _M64 = (1 << 64) - 1
@@ -114,10 +116,16 @@ class KeyFilter:
 
     def maybe(self, keys: Sequence[bytes]) -> list[int]:
         """Indexes in ``keys`` of those that may have been added (all that were, a few that were not)."""
-        if not keys:
+        return [i for i, _ in self.maybe_joined(b"\n".join(keys))] if keys else []
+
+    def maybe_joined(self, joined: bytes) -> list[tuple[int, bytes]]:
+        """:meth:`maybe` for keys joined by ``b"\\n"``, in one compiled pass (``_keyfilter.c``): (index, key) pairs.
+
+        >>> f = KeyFilter(expected=1000)
+        >>> f.add(b"A812C0E")
+        >>> f.maybe_joined(b"X999XXX\\nA812C0E")
+        [(1, b'A812C0E')]
+        """
+        if not joined:
             return []
-        bits = self._array
-        hit = np.ones(len(keys), dtype=bool)
-        for positions in self._positions_many(keys):
-            hit &= (bits[positions >> np.uint64(3)] >> (positions & np.uint64(7)).astype(np.uint8)) & 1 == 1
-        return np.flatnonzero(hit).tolist()
+        return _compiled.maybe(joined, self._bits, self._log2)

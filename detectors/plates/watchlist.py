@@ -385,9 +385,13 @@ class WatchlistIndex:
         keys the filter lets through are looked up, and only those that exist, or low-confidence
         reads (fuzzy), take the per-read path.
         """
-        keys = "\n".join(plates).encode().translate(self._canon).split(b"\n")
+        joined = "\n".join(plates).encode().translate(self._canon)
         get = self._by_key.get
-        refs = {i: ref for i in self._filter.maybe(keys) if (ref := get(keys[i])) is not None}
+        refs: dict[int, int | list[int]] = {}
+        keys: dict[int, bytes] = {}
+        for i, key in self._filter.maybe_joined(joined):
+            if (ref := get(key)) is not None:
+                refs[i], keys[i] = ref, key
         candidates: Iterable[int] = refs
         fuzzy_below = self._fuzzy_below
         if fuzzy_below is not None:
@@ -395,7 +399,8 @@ class WatchlistIndex:
             candidates = sorted({*refs, *low})
         out: dict[int, Match] = {}
         for i in candidates:
-            found = self._match_key(plates[i], keys[i], refs.get(i), confidences[i], times[i])
+            key = keys[i] if i in keys else plates[i].encode().translate(self._canon)
+            found = self._match_key(plates[i], key, refs.get(i), confidences[i], times[i])
             if found is not None:
                 out[i] = found
         return out
