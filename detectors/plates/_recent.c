@@ -18,7 +18,16 @@
 
 #define NO_READ (-1)
 
-/* A numpy buffer of the given kind: 'f' float64, 'i' int64, 'I' int32, 'b' bool. */
+/* A plate's summary: recent.py's _PLATE, field for field (it checks the offsets). */
+typedef struct {
+    int64_t head;      /* seq of its newest read in event time */
+    double max_t;      /* that read's event time */
+    int64_t count;     /* its reads held */
+    int32_t first_cam; /* the camera position of its first read */
+    char multi;        /* read at two cameras or more */
+} Plate;
+
+/* A numpy buffer of the given kind: 'f' float64, 'i' int64, 'I' int32, 'b' bool, 'p' Plate records. */
 static int get_array(PyObject *arg, Py_buffer *view, const char *name, char kind, int writable) {
     if (PyObject_GetBuffer(arg, view, (writable ? PyBUF_WRITABLE : 0) | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
         return -1;
@@ -29,11 +38,12 @@ static int get_array(PyObject *arg, Py_buffer *view, const char *name, char kind
     case 'f': ok = view->itemsize == 8 && strcmp(f, "d") == 0; break;
     case 'i': ok = view->itemsize == 8 && (strcmp(f, "l") == 0 || strcmp(f, "q") == 0); break;
     case 'I': ok = view->itemsize == 4 && strcmp(f, "i") == 0; break;
+    case 'p': ok = view->itemsize == sizeof(Plate); break;
     default: ok = view->itemsize == 1 && strcmp(f, "?") == 0; break;
     }
     if (!ok) {
         PyErr_Format(PyExc_TypeError, "%s: expected a %s array", name,
-                     kind == 'f' ? "float64" : kind == 'i' ? "int64" : kind == 'I' ? "int32" : "bool");
+                     kind == 'f' ? "float64" : kind == 'i' ? "int64" : kind == 'I' ? "int32" : kind == 'p' ? "plate record" : "bool");
         PyBuffer_Release(view);
         return -1;
     }
@@ -45,8 +55,8 @@ enum {
     IN_T, IN_SLOT, IN_CAM, IN_CONF,
     /* the rows (cam_prev may be None: no camera chains) */
     ROW_T, ROW_SLOT, ROW_CAM, ROW_CONF, ROW_PREV, ROW_CAM_PREV,
-    /* the plates, by slot */
-    P_HEAD, P_COUNT, P_MAX_T, P_FIRST_CAM, P_MULTI,
+    /* the plates, by slot: a Plate each */
+    PLATES,
     /* the cameras: camera number of each position, each camera's latest read */
     C_NUMBER, C_HEAD,
     /* out, one entry per read offered */
@@ -56,11 +66,11 @@ enum {
 
 static const char *ARRAY_NAMES[N_ARRAYS] = {
     "times", "slots", "cameras", "confidences", "row times", "row slots", "row cameras", "row confidences",
-    "row prev", "row camera prev", "plate heads", "plate counts", "plate newest", "plate first cameras", "plate multi",
+    "row prev", "row camera prev", "plates",
     "camera numbers", "camera heads", "out rows", "out look",
 };
-static const char ARRAY_KINDS[N_ARRAYS] = "fiIffiIfiiiifIbiiib";
-static const char ARRAY_WRITABLE[N_ARRAYS] = {0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1};
+static const char ARRAY_KINDS[N_ARRAYS] = "fiIffiIfiipiiib";
+static const char ARRAY_WRITABLE[N_ARRAYS] = {0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1};
 
 /* Whether the plate's chain from seq down holds read_id at t (a redelivery of a held read). */
 static int held_twin(int64_t seq, int64_t base, int64_t start, const double *row_t, const int64_t *prev,
@@ -120,7 +130,7 @@ static PyObject *append(PyObject *self, PyObject *args) {
     Py_ssize_t m = 0, added = 0, duplicates = 0;
     if (opened < N_ARRAYS) goto done;
     m = v[IN_T].len / 8;
-    Py_ssize_t rows = v[ROW_T].len / 8, plates = v[P_HEAD].len / 8;
+    Py_ssize_t rows = v[ROW_T].len / 8, plates = v[PLATES].len / (Py_ssize_t)sizeof(Plate);
     if (v[IN_SLOT].len / 8 != m || v[IN_CAM].len / 4 != m || v[IN_CONF].len / 8 != m || v[OUT_ROW].len / 8 != m
         || v[OUT_LOOK].len != m || PyList_GET_SIZE(batch_ids) != m) {
         PyErr_SetString(PyExc_ValueError, "append: the batch's arrays, ids and outputs need one entry a read");
@@ -132,19 +142,15 @@ static PyObject *append(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "append: the rows are not as the store holds them (room, ids)");
         goto done;
     }
-    if (v[P_COUNT].len / 8 != plates || v[P_MAX_T].len / 8 != plates || v[P_FIRST_CAM].len / 4 != plates
-        || v[P_MULTI].len != plates) {
-        PyErr_SetString(PyExc_ValueError, "append: the plates' arrays differ in length");
-        goto done;
-    }
     const double *in_t = v[IN_T].buf, *in_conf = v[IN_CONF].buf;
     const int64_t *in_slot = v[IN_SLOT].buf, *cam_number = v[C_NUMBER].buf;
     const int32_t *in_cam = v[IN_CAM].buf;
-    double *row_t = v[ROW_T].buf, *row_conf = v[ROW_CONF].buf, *max_t = v[P_MAX_T].buf;
-    int64_t *row_slot = v[ROW_SLOT].buf, *prev = v[ROW_PREV].buf, *head = v[P_HEAD].buf, *count = v[P_COUNT].buf;
+    double *row_t = v[ROW_T].buf, *row_conf = v[ROW_CONF].buf;
+    int64_t *row_slot = v[ROW_SLOT].buf, *prev = v[ROW_PREV].buf;
+    Plate *plate_of = v[PLATES].buf;
     int64_t *cam_head = v[C_HEAD].buf, *cam_prev = v[ROW_CAM_PREV].buf, *out_row = v[OUT_ROW].buf;
-    int32_t *row_cam = v[ROW_CAM].buf, *first_cam = v[P_FIRST_CAM].buf;
-    char *multi = v[P_MULTI].buf, *out_look = v[OUT_LOOK].buf;
+    int32_t *row_cam = v[ROW_CAM].buf;
+    char *out_look = v[OUT_LOOK].buf;
     Py_ssize_t cameras = v[C_NUMBER].len / 8, camera_heads = v[C_HEAD].len / 8;
     for (Py_ssize_t j = 0; j < m; j++) {
         if (in_slot[j] < 0 || in_slot[j] >= plates || in_cam[j] < 0 || in_cam[j] >= cameras
@@ -158,12 +164,12 @@ static PyObject *append(PyObject *self, PyObject *args) {
 
     Py_ssize_t n = (Py_ssize_t)n0;
     for (Py_ssize_t j = 0; j < m; j++) {
-        int64_t s = in_slot[j];
+        Plate *p = &plate_of[in_slot[j]];
         double t = in_t[j];
-        int held = count[s] > 0;
+        int held = p->count > 0;
         out_look[j] = 0;
-        if (held && t <= max_t[s]) {  /* only then can it be a redelivery: a twin has its event time */
-            int twin = held_twin(head[s], base, start, row_t, prev, t, PyList_GET_ITEM(batch_ids, j), held_ids,
+        if (held && t <= p->max_t) {  /* only then can it be a redelivery: a twin has its event time */
+            int twin = held_twin(p->head, base, start, row_t, prev, t, PyList_GET_ITEM(batch_ids, j), held_ids,
                                  (Py_ssize_t)n0, batch_row_of, batch_ids);
             if (twin) {
                 out_row[j] = NO_READ;
@@ -176,37 +182,37 @@ static PyObject *append(PyObject *self, PyObject *args) {
         batch_row_of[added++] = j;
         out_row[j] = r;
         int32_t cam = in_cam[j];
-        row_t[r] = t, row_slot[r] = s, row_cam[r] = cam, row_conf[r] = in_conf[j];
+        row_t[r] = t, row_slot[r] = in_slot[j], row_cam[r] = cam, row_conf[r] = in_conf[j];
         if (camera_chains) {  /* the camera's chain, in arrival order */
             int64_t number = cam_number[cam];
             cam_prev[r] = cam_head[number];
             cam_head[number] = seq;
         }
         /* The plate's chain: on top if no held read of it is newer, else walked to its place,
-           after its reads newer than t (equal times stay in the order they came). */
-        int64_t above = head[s];
-        int on_top = above < start || row_t[above - base] <= t;
+           after its reads newer than t (equal times stay in the order they came). The head's
+           time is max_t: asking the summary spares a cache miss on the head's row. */
+        int64_t above = p->head;
+        int on_top = p->max_t <= t || above < start;
         if (on_top) {
             prev[r] = above >= start ? above : NO_READ;
-            head[s] = seq;
+            p->head = seq, p->max_t = t;
         } else {
             int64_t below = prev[above - base];
             while (below >= start && row_t[below - base] > t) above = below, below = prev[below - base];
             prev[r] = below >= start ? below : NO_READ;
             prev[above - base] = seq;
         }
-        if (first_cam[s] == NO_READ) first_cam[s] = cam;  /* a plate's first camera is its first read's */
-        if (cam != first_cam[s]) multi[s] = 1;
-        count[s]++;
-        if (t > max_t[s]) max_t[s] = t;
+        if (p->first_cam == NO_READ) p->first_cam = cam;  /* a plate's first camera is its first read's */
+        if (cam != p->first_cam) p->multi = 1;
+        p->count++;
         if (screen < 0) {
-            out_look[j] = held;
+            out_look[j] = (char)held;
             continue;
         }
-        int look = screen == 1 && held && multi[s];
-        if (!look && repeats > 0 && held) {
+        int look = screen == 1 && held && p->multi;
+        if (!look && repeats > 0 && held && p->count >= repeats) {
             if (!on_top) {
-                look = count[s] >= repeats;  /* a late read: its plate as it is now (late reads are few) */
+                look = 1;  /* a late read: its plate as it is now (late reads are few) */
             } else {  /* reads came in time order: the read repeats - 1 back along the chain */
                 int64_t back = prev[r];
                 for (int k = 0; k < repeats - 2 && back >= start; k++) back = prev[back - base];

@@ -41,6 +41,13 @@ from detectors.plates.platetable import PlateTable, plate_keys
 from detectors.plates.sighting import CameraPosition, ReadBatch, Sighting
 
 _NO_READ = -1
+#: A plate's summary, one record a slot: the fields a read of it touches share a cache line (as
+#: separate arrays of a million slots they were five cache misses a read). The C side
+#: (``_recent.c``, struct Plate) has the same layout.
+_PLATE = np.dtype([("head", np.int64), ("max_t", np.float64), ("count", np.int64), ("first_cam", np.int32),
+                   ("multi", np.bool_)], align=True)
+assert _PLATE.itemsize == 32 and [field[1] for field in (_PLATE.fields or {}).values()] == [0, 8, 16, 24, 28]
+_NO_PLATE = np.array((_NO_READ, -math.inf, 0, _NO_READ, False), _PLATE)
 _EXPIRY_SCAN = 4096
 """Rows looked at a step when finding where expiry stops: about what a few batches expire."""
 
@@ -96,11 +103,9 @@ class RecentReads:
         # Free slots, a stack in an array (a list of a million ints costs ~36 bytes a slot).
         self._free = np.empty(0, np.int64)
         self._free_top = 0
-        self._head = np.empty(0, np.int64)  # seq of the plate's latest read
-        self._count = np.empty(0, np.int64)  # its reads not expired
-        self._max_t = np.empty(0, np.float64)
-        self._first_cam = np.empty(0, np.int32)
-        self._multi = np.empty(0, np.bool_)  # read at two cameras or more
+        # A plate's summary, one record a slot (see _PLATE), and a view of each field.
+        self._plates = np.empty(0, _PLATE)
+        self._bind_plate_fields()
         self._grow_slots(1024)
         # Camera positions as read (a camera's reads share its one configured position), and the
         # cameras by id, each with its latest read: the reads at a camera are chained like a plate's.
@@ -173,7 +178,7 @@ class RecentReads:
         if len(kept) < len(plates):
             keys = keys[idx]
         if len(kept) > self._free_top:
-            self._grow_slots(max(len(kept), len(self._head) // 2))
+            self._grow_slots(max(len(kept), len(self._plates) // 2))
         # Each read offers a free slot, which only a plate not held takes.
         self._free_top -= len(kept)
         offered = self._free[self._free_top:self._free_top + len(kept)].copy()
@@ -206,8 +211,7 @@ class RecentReads:
         screen = self.screen if screened else None
         arrays = (times, slots, self._camera_rows(batch.cameras, idx), np.asarray(batch.confidences, np.float64)[idx],
                   self._t, self._slot, self._cam, self._conf, self._prev, self._cam_prev,
-                  self._head, self._count, self._max_t, self._first_cam, self._multi,
-                  self._camera_of_row, self._camera_head, rows, look)
+                  self._plates, self._camera_of_row, self._camera_head, rows, look)
         added, duplicates = _compiled.append(
             arrays, self._ids, ids, base, n, self._start + base, -1 if screen is None else int(screen.multi_camera),
             screen.repeats or 0 if screen is not None else 0, screen.repeats_within_s if screen is not None else 0.0)
@@ -372,22 +376,26 @@ class RecentReads:
         """Free the slots of plates whose last held read expired."""
         self._table.remove(self._key[slots])
         self._plate_of[slots] = None
-        self._head[slots] = _NO_READ
-        self._max_t[slots] = -math.inf
-        self._multi[slots] = False
-        self._first_cam[slots] = _NO_READ
+        self._plates[slots] = _NO_PLATE  # their counts are 0 already
         self._push_free(slots)
 
     def _push_free(self, slots: npt.NDArray[np.int64]) -> None:
         self._free[self._free_top:self._free_top + len(slots)] = slots
         self._free_top += len(slots)
 
+    def _bind_plate_fields(self) -> None:
+        plates = self._plates
+        self._head = plates["head"]  # seq of the plate's latest read in event time
+        self._max_t = plates["max_t"]  # its newest event time
+        self._count = plates["count"]  # its reads not expired
+        self._first_cam = plates["first_cam"]  # the camera position of its first read
+        self._multi = plates["multi"]  # read at two cameras or more
+
     def _grow_slots(self, more: int) -> None:
-        old = len(self._head)
-        for name, fill in (("_plate_of", None), ("_head", _NO_READ), ("_count", 0), ("_max_t", -math.inf),
-                           ("_first_cam", _NO_READ), ("_multi", False)):
-            array = getattr(self, name)
-            setattr(self, name, np.concatenate([array, np.full(more, fill, array.dtype)]))
+        old = len(self._plates)
+        self._plates = np.concatenate([self._plates, np.full(more, _NO_PLATE, _PLATE)])
+        self._bind_plate_fields()
+        self._plate_of = np.concatenate([self._plate_of, np.full(more, None, object)])
         self._key = np.concatenate([self._key, np.empty((more, 2), np.int64)])
         self._free = np.concatenate([self._free, np.empty(more, np.int64)])
         self._push_free(np.arange(old + more - 1, old - 1, -1, dtype=np.int64))
