@@ -1,8 +1,9 @@
 /* The compiled loops of detectors/plates/platetable.py: plate keys and an open-addressing table.
  *
  * Arrays come in as int64 buffers (numpy arrays, C-contiguous; the Python side makes sure).
- * A key is two int64 words; the table is linear probing, a slot of -1 marking an empty place,
- * and keys leave by backward shift, so there are never tombstones. */
+ * A key is two int64 words; the table is linear probing over places of three words (the key's
+ * two and its slot), a slot of -1 marking an empty place, and keys leave by backward shift, so
+ * there are never tombstones. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -63,40 +64,39 @@ static PyObject *pack(PyObject *self, PyObject *args) {
     return PyBool_FromLong(ok);
 }
 
-typedef struct { Py_buffer keys, slots; int64_t *k, *v; Py_ssize_t mask; } Table;
+/* A place of the table: the key's two words and its slot, together (one cache line a probe;
+   as two arrays, keys and slots, a probe was two cache misses at a full window). */
+typedef struct { int64_t w0, w1, slot; } Place;
 
-static int open_table(PyObject *keys, PyObject *slots, Table *t) {
-    if (int64_buffer(keys, &t->keys, "table keys", 1) < 0) return -1;
-    if (int64_buffer(slots, &t->slots, "table slots", 1) < 0) { PyBuffer_Release(&t->keys); return -1; }
-    Py_ssize_t size = t->slots.len / 8;
-    if (size == 0 || (size & (size - 1)) || t->keys.len != 16 * size) {
-        PyErr_SetString(PyExc_ValueError, "a table's size must be a power of two, with two key words a place");
-        PyBuffer_Release(&t->keys);
-        PyBuffer_Release(&t->slots);
+typedef struct { Py_buffer view; Place *p; Py_ssize_t mask; } Table;
+
+static int open_table(PyObject *places, Table *t) {
+    if (int64_buffer(places, &t->view, "table places", 1) < 0) return -1;
+    Py_ssize_t size = t->view.len / (Py_ssize_t)sizeof(Place);
+    if (size == 0 || (size & (size - 1)) || t->view.len != size * (Py_ssize_t)sizeof(Place)) {
+        PyErr_SetString(PyExc_ValueError, "a table's size must be a power of two, with three words a place");
+        PyBuffer_Release(&t->view);
         return -1;
     }
-    t->k = t->keys.buf, t->v = t->slots.buf, t->mask = size - 1;
+    t->p = t->view.buf, t->mask = size - 1;
     return 0;
 }
 
-static void close_table(Table *t) {
-    PyBuffer_Release(&t->keys);
-    PyBuffer_Release(&t->slots);
-}
+static void close_table(Table *t) { PyBuffer_Release(&t->view); }
 
 static inline Py_ssize_t probe(const Table *t, int64_t w0, int64_t w1) {
     Py_ssize_t at = home(w0, w1, t->mask);
-    while (t->v[at] != EMPTY && (t->k[2 * at] != w0 || t->k[2 * at + 1] != w1)) at = (at + 1) & t->mask;
+    while (t->p[at].slot != EMPTY && (t->p[at].w0 != w0 || t->p[at].w1 != w1)) at = (at + 1) & t->mask;
     return at;
 }
 
-/* hold(table_keys, table_slots, keys, offered, slots) -> added: each key's slot; new keys take offered. */
+/* hold(places, keys, offered, slots) -> added: each key's slot; new keys take offered. */
 static PyObject *hold(PyObject *self, PyObject *args) {
-    PyObject *tk, *tv, *keys_arg, *offered_arg, *slots_arg;
-    if (!PyArg_ParseTuple(args, "OOOOO", &tk, &tv, &keys_arg, &offered_arg, &slots_arg)) return NULL;
+    PyObject *tp, *keys_arg, *offered_arg, *slots_arg;
+    if (!PyArg_ParseTuple(args, "OOOO", &tp, &keys_arg, &offered_arg, &slots_arg)) return NULL;
     Table t;
     Py_buffer keys, offered, slots;
-    if (open_table(tk, tv, &t) < 0) return NULL;
+    if (open_table(tp, &t) < 0) return NULL;
     if (int64_buffer(keys_arg, &keys, "keys", 0) < 0) { close_table(&t); return NULL; }
     if (int64_buffer(offered_arg, &offered, "offered", 0) < 0) { close_table(&t); PyBuffer_Release(&keys); return NULL; }
     if (int64_buffer(slots_arg, &slots, "slots", 1) < 0) {
@@ -109,12 +109,12 @@ static PyObject *hold(PyObject *self, PyObject *args) {
         const int64_t *k = keys.buf, *o = offered.buf;
         int64_t *out = slots.buf;
         for (Py_ssize_t i = 0; i < n; i++) {
-            Py_ssize_t at = probe(&t, k[2 * i], k[2 * i + 1]);
-            if (t.v[at] == EMPTY) {
-                t.k[2 * at] = k[2 * i], t.k[2 * at + 1] = k[2 * i + 1], t.v[at] = o[i];
+            Place *place = &t.p[probe(&t, k[2 * i], k[2 * i + 1])];
+            if (place->slot == EMPTY) {
+                place->w0 = k[2 * i], place->w1 = k[2 * i + 1], place->slot = o[i];
                 added++;
             }
-            out[i] = t.v[at];
+            out[i] = place->slot;
         }
     }
     close_table(&t);
@@ -125,59 +125,58 @@ static PyObject *hold(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(added);
 }
 
-/* find(table_keys, table_slots, w0, w1) -> slot or -1. */
+/* find(places, w0, w1) -> slot or -1. */
 static PyObject *find(PyObject *self, PyObject *args) {
-    PyObject *tk, *tv;
+    PyObject *tp;
     long long w0, w1;
-    if (!PyArg_ParseTuple(args, "OOLL", &tk, &tv, &w0, &w1)) return NULL;
+    if (!PyArg_ParseTuple(args, "OLL", &tp, &w0, &w1)) return NULL;
     Table t;
-    if (open_table(tk, tv, &t) < 0) return NULL;
-    int64_t slot = t.v[probe(&t, w0, w1)];
+    if (open_table(tp, &t) < 0) return NULL;
+    int64_t slot = t.p[probe(&t, w0, w1)].slot;
     close_table(&t);
     return PyLong_FromLongLong(slot);
 }
 
-/* remove(table_keys, table_slots, keys) -> removed (keys not held are skipped). */
+/* remove(places, keys) -> removed (keys not held are skipped). */
 static PyObject *remove_keys(PyObject *self, PyObject *args) {
-    PyObject *tk, *tv, *keys_arg;
-    if (!PyArg_ParseTuple(args, "OOO", &tk, &tv, &keys_arg)) return NULL;
+    PyObject *tp, *keys_arg;
+    if (!PyArg_ParseTuple(args, "OO", &tp, &keys_arg)) return NULL;
     Table t;
     Py_buffer keys;
-    if (open_table(tk, tv, &t) < 0) return NULL;
+    if (open_table(tp, &t) < 0) return NULL;
     if (int64_buffer(keys_arg, &keys, "keys", 0) < 0) { close_table(&t); return NULL; }
     const int64_t *k = keys.buf;
     Py_ssize_t n = keys.len / 16, removed = 0, mask = t.mask;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_ssize_t hole = probe(&t, k[2 * i], k[2 * i + 1]);
-        if (t.v[hole] == EMPTY) continue;
+        if (t.p[hole].slot == EMPTY) continue;
         removed++;
         /* Backward shift: a later entry of the run moves into the hole unless its home lies
            cyclically in (hole, at], where moving it would put it before its home. */
-        for (Py_ssize_t at = (hole + 1) & mask; t.v[at] != EMPTY; at = (at + 1) & mask) {
-            Py_ssize_t h = home(t.k[2 * at], t.k[2 * at + 1], mask);
+        for (Py_ssize_t at = (hole + 1) & mask; t.p[at].slot != EMPTY; at = (at + 1) & mask) {
+            Py_ssize_t h = home(t.p[at].w0, t.p[at].w1, mask);
             int stays = hole < at ? (hole < h && h <= at) : (h > hole || h <= at);
             if (stays) continue;
-            t.k[2 * hole] = t.k[2 * at], t.k[2 * hole + 1] = t.k[2 * at + 1], t.v[hole] = t.v[at];
+            t.p[hole] = t.p[at];
             hole = at;
         }
-        t.v[hole] = EMPTY;
+        t.p[hole].slot = EMPTY;
     }
     close_table(&t);
     PyBuffer_Release(&keys);
     return PyLong_FromSsize_t(removed);
 }
 
-/* rehash(old_keys, old_slots, table_keys, table_slots): every entry of the old table into the new one. */
+/* rehash(old_places, places): every entry of the old table into the new one. */
 static PyObject *rehash(PyObject *self, PyObject *args) {
-    PyObject *ok, *ov, *tk, *tv;
-    if (!PyArg_ParseTuple(args, "OOOO", &ok, &ov, &tk, &tv)) return NULL;
+    PyObject *op, *tp;
+    if (!PyArg_ParseTuple(args, "OO", &op, &tp)) return NULL;
     Table old, t;
-    if (open_table(ok, ov, &old) < 0) return NULL;
-    if (open_table(tk, tv, &t) < 0) { close_table(&old); return NULL; }
+    if (open_table(op, &old) < 0) return NULL;
+    if (open_table(tp, &t) < 0) { close_table(&old); return NULL; }
     for (Py_ssize_t i = 0; i <= old.mask; i++) {
-        if (old.v[i] == EMPTY) continue;
-        Py_ssize_t at = probe(&t, old.k[2 * i], old.k[2 * i + 1]);
-        t.k[2 * at] = old.k[2 * i], t.k[2 * at + 1] = old.k[2 * i + 1], t.v[at] = old.v[i];
+        if (old.p[i].slot == EMPTY) continue;
+        t.p[probe(&t, old.p[i].w0, old.p[i].w1)] = old.p[i];
     }
     close_table(&old);
     close_table(&t);
@@ -186,10 +185,10 @@ static PyObject *rehash(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"pack", pack, METH_VARARGS, "pack(text, keys) -> bool: space-separated plates into key words."},
-    {"hold", hold, METH_VARARGS, "hold(table_keys, table_slots, keys, offered, slots) -> keys added."},
-    {"find", find, METH_VARARGS, "find(table_keys, table_slots, w0, w1) -> slot or -1."},
-    {"remove", remove_keys, METH_VARARGS, "remove(table_keys, table_slots, keys) -> keys removed."},
-    {"rehash", rehash, METH_VARARGS, "rehash(old_keys, old_slots, table_keys, table_slots)."},
+    {"hold", hold, METH_VARARGS, "hold(places, keys, offered, slots) -> keys added."},
+    {"find", find, METH_VARARGS, "find(places, w0, w1) -> slot or -1."},
+    {"remove", remove_keys, METH_VARARGS, "remove(places, keys) -> keys removed."},
+    {"rehash", rehash, METH_VARARGS, "rehash(old_places, places)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -59,19 +59,25 @@ class PlateTable:
 
     def __init__(self, capacity: int = 1024) -> None:
         size = 1 << max(4, (capacity - 1).bit_length())
-        self._keys = np.zeros((size, 2), np.int64)
-        self._slots = np.full(size, _EMPTY, np.int64)
+        self._places = self._empty(size)
         self._len = 0
+
+    @staticmethod
+    def _empty(size: int) -> npt.NDArray[np.int64]:
+        """``size`` empty places: a row each of the key's two words and its slot (one cache line a probe)."""
+        places = np.zeros((size, 3), np.int64)
+        places[:, 2] = _EMPTY
+        return places
 
     def __len__(self) -> int:
         return self._len
 
     def hold(self, keys: npt.NDArray[np.int64], offered: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """The slot of each key (from :func:`plate_keys`); a key not held yet takes its ``offered`` slot."""
-        if (self._len + len(keys)) > _MAX_LOAD * len(self._slots):
+        if (self._len + len(keys)) > _MAX_LOAD * len(self._places):
             self._grow(self._len + len(keys))
         slots = np.empty(len(keys), np.int64)
-        self._len += _compiled.hold(self._keys, self._slots, np.ascontiguousarray(keys, np.int64),
+        self._len += _compiled.hold(self._places, np.ascontiguousarray(keys, np.int64),
                                     np.ascontiguousarray(offered, np.int64), slots)
         return slots
 
@@ -81,17 +87,15 @@ class PlateTable:
             (key,) = plate_keys([plate])
         except NotAPlate:
             return _EMPTY
-        return int(_compiled.find(self._keys, self._slots, int(key[0]), int(key[1])))
+        return int(_compiled.find(self._places, int(key[0]), int(key[1])))
 
     def remove(self, keys: npt.NDArray[np.int64]) -> None:
         """Forget ``keys`` (those not held are skipped)."""
-        self._len -= _compiled.remove(self._keys, self._slots, np.ascontiguousarray(keys, np.int64))
+        self._len -= _compiled.remove(self._places, np.ascontiguousarray(keys, np.int64))
 
     def _grow(self, needed: int) -> None:
-        size = len(self._slots)
+        size = len(self._places)
         while needed > _MAX_LOAD * size:
             size *= 2
-        old_keys, old_slots = self._keys, self._slots
-        self._keys = np.zeros((size, 2), np.int64)
-        self._slots = np.full(size, _EMPTY, np.int64)
-        _compiled.rehash(old_keys, old_slots, self._keys, self._slots)
+        old, self._places = self._places, self._empty(size)
+        _compiled.rehash(old, self._places)
