@@ -135,7 +135,7 @@ class AnprPipeline:
             findings += self.convoy.process(batch)
         if self.pairing is not None:
             self._pair(out)
-        self._add_candidates(findings, out)
+        self._add_candidates(findings, out, batch)
         return out
 
     def process_partners(self, reads: Sequence[PlateReadRecord]) -> AnprOutput:
@@ -143,13 +143,12 @@ class AnprPipeline:
         out = AnprOutput()
         batch = self._batch(reads, out)
         if batch and self.convoy is not None:
-            self._add_candidates(self.convoy.process(batch), out)
+            self._add_candidates(self.convoy.process(batch), out, batch)
         return out
 
-    def _add_candidates(self, findings: list[Finding], out: AnprOutput) -> None:
-        if findings:  # a few a pass: the reads by id only for the evidence of these
-            wanted = {event_id for finding in findings for event_id in finding.evidence_ids}
-            by_id = {read.read_id: read for read in out.usable if read.read_id in wanted}
+    def _add_candidates(self, findings: list[Finding], out: AnprOutput, batch: ReadBatch) -> None:
+        if findings:  # the pass's reads by id, for the evidence (built in C from the batch's ids column)
+            by_id = dict(zip(batch.read_ids, out.usable, strict=True))
             out.candidates.extend(self._candidate(finding, by_id) for finding in findings)
 
     def _pair(self, out: AnprOutput) -> None:
