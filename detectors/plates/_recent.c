@@ -277,10 +277,109 @@ done:
     return PyLong_FromSsize_t(missing);
 }
 
+/* history(rows, head, as_of, base, start, cutoff, since, neighbours, own_row, own, ids, positions, plate,
+ *         sighting) -> list
+ *
+ * A plate's reads that came up to read as_of (a seq), not behind cutoff, oldest first, as
+ * sighting(read_id, plate, *positions[camera], t, confidence) objects; row own_row is own itself
+ * (if own is not None). rows: (row times, row prev, row cameras, row confidences). The walk down
+ * the chain from head stops at cutoff, and once past since after neighbours more reads. */
+static PyObject *history(PyObject *self, PyObject *args) {
+    PyObject *arrays, *own, *ids, *positions, *plate, *sighting;
+    long long head, as_of, base, start, own_row, neighbours;
+    double cutoff, since;
+    if (!PyArg_ParseTuple(args, "O!LLLLddLLOO!O!OO", &PyTuple_Type, &arrays, &head, &as_of, &base, &start, &cutoff,
+                          &since, &neighbours, &own_row, &own, &PyList_Type, &ids, &PyList_Type, &positions, &plate,
+                          &sighting))
+        return NULL;
+    if (PyTuple_GET_SIZE(arrays) != 4) {
+        PyErr_SetString(PyExc_ValueError, "history: expected 4 row arrays");
+        return NULL;
+    }
+    static const char kinds[4] = {'f', 'i', 'I', 'f'};
+    static const char *names[4] = {"row times", "row prev", "row cameras", "row confidences"};
+    Py_buffer v[4];
+    int opened = 0;
+    for (; opened < 4; opened++)
+        if (get_array(PyTuple_GET_ITEM(arrays, opened), &v[opened], names[opened], kinds[opened], 0) < 0) break;
+    PyObject *out = NULL;
+    int64_t *found = NULL;
+    if (opened < 4) goto done;
+    const double *row_t = v[0].buf, *row_conf = v[3].buf;
+    const int64_t *prev = v[1].buf;
+    const int32_t *row_cam = v[2].buf;
+    Py_ssize_t rows = v[0].len / 8, held_ids = PyList_GET_SIZE(ids), cameras = PyList_GET_SIZE(positions);
+    if (v[1].len / 8 != rows || v[2].len / 4 != rows || v[3].len / 8 != rows) {
+        PyErr_SetString(PyExc_ValueError, "history: the row arrays differ in length");
+        goto done;
+    }
+    Py_ssize_t n = 0, room = 16;
+    if ((found = PyMem_Malloc(room * sizeof(int64_t))) == NULL) { PyErr_NoMemory(); goto done; }
+    for (int64_t seq = head; seq >= start;) {
+        Py_ssize_t r = (Py_ssize_t)(seq - base);
+        if (r < 0 || r >= rows || r >= held_ids) {
+            PyErr_SetString(PyExc_IndexError, "history: a chain leads outside the rows held");
+            goto done;
+        }
+        double t = row_t[r];
+        if (t < cutoff) break; /* the rest is older still */
+        if (seq <= as_of) {
+            if (t < since) {
+                if (neighbours <= 0) break;
+                neighbours--;
+            }
+            if (n == room) {
+                int64_t *more = PyMem_Realloc(found, 2 * room * sizeof(int64_t));
+                if (more == NULL) { PyErr_NoMemory(); goto done; }
+                found = more, room *= 2;
+            }
+            found[n++] = r;
+        }
+        seq = prev[r];
+    }
+    if ((out = PyList_New(n)) == NULL) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) { /* oldest first; equal times in the order they came */
+        Py_ssize_t r = (Py_ssize_t)found[n - 1 - i];
+        PyObject *item;
+        if (r == own_row && own != Py_None) {
+            item = Py_NewRef(own);
+        } else {
+            int32_t cam = row_cam[r];
+            PyObject *position = cam >= 0 && cam < cameras ? PyList_GET_ITEM(positions, cam) : NULL;
+            if (position == NULL || !PyTuple_Check(position) || PyTuple_GET_SIZE(position) != 4) {
+                PyErr_SetString(PyExc_ValueError, "history: a read's camera position is not held");
+                Py_CLEAR(out);
+                goto done;
+            }
+            PyObject *t = PyFloat_FromDouble(row_t[r]), *confidence = PyFloat_FromDouble(row_conf[r]);
+            item = NULL;
+            if (t != NULL && confidence != NULL) {
+                PyObject *fields[8] = {PyList_GET_ITEM(ids, r), plate, PyTuple_GET_ITEM(position, 0),
+                                       PyTuple_GET_ITEM(position, 1), PyTuple_GET_ITEM(position, 2),
+                                       PyTuple_GET_ITEM(position, 3), t, confidence};
+                item = PyObject_Vectorcall(sighting, fields, 8, NULL);
+            }
+            Py_XDECREF(t);
+            Py_XDECREF(confidence);
+            if (item == NULL) {
+                Py_CLEAR(out);
+                goto done;
+            }
+        }
+        PyList_SET_ITEM(out, i, item);
+    }
+done:
+    PyMem_Free(found);
+    for (int i = 0; i < opened; i++) PyBuffer_Release(&v[i]);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"append", append, METH_VARARGS, "append(arrays, held_ids, batch_ids, base, n, start, screen, repeats, within)"
                                      " -> (rows added, duplicates): a batch of reads into the held reads."},
     {"camera_rows", camera_rows, METH_VARARGS, "camera_rows(positions, idx, last, out) -> positions not found."},
+    {"history", history, METH_VARARGS, "history(rows, head, as_of, base, start, cutoff, since, neighbours, own_row,"
+                                       " own, ids, positions, plate, sighting) -> a plate's sightings, oldest first."},
     {NULL, NULL, 0, NULL},
 };
 

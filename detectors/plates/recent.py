@@ -240,28 +240,11 @@ class RecentReads:
         ``s`` stands for the read ``as_of`` itself (the rules look for that very object). The walk
         down the chain stops once past ``since`` and ``neighbours`` reads before it (see :class:`Screen`).
         """
-        base, start = self._base, self._base + self._start
-        own = as_of - base if s is not None else _NO_READ
-        t_of, prev_of = self._t.item, self._prev.item
-        found: list[tuple[float, int]] = []
-        seq = int(self._head[slot])
-        while seq >= start:
-            r = seq - base
-            t = t_of(r)
-            if t < cutoff:
-                break  # the rest is older still
-            if seq <= as_of:
-                if t < since:
-                    if neighbours <= 0:
-                        break
-                    neighbours -= 1
-                found.append((t, r))
-            seq = prev_of(r)
-        found.reverse()  # oldest first; equal times in the order they came
-        plate = self._plate_of[slot]
-        ids, cam_of, conf_of, positions = self._ids, self._cam.item, self._conf.item, self._positions
-        return [s if r == own and s is not None else Sighting(ids[r], plate, *positions[cam_of(r)], t, conf_of(r))
-                for t, r in found]
+        base = self._base
+        return _compiled.history(
+            (self._t, self._prev, self._cam, self._conf), int(self._head[slot]), as_of, base, base + self._start,
+            cutoff, since, neighbours, as_of - base if s is not None else _NO_READ, s, self._ids, self._positions,
+            self._plate_of[slot], Sighting)
 
     def history(self, plate: str, since: float = -math.inf) -> list[Sighting]:
         """The held sightings of ``plate``, sorted by event time (empty if none).
