@@ -18,6 +18,17 @@
 
 #define NO_READ (-1)
 
+/* A read held: recent.py's _ROW, field for field (it checks the offsets). What a walk down a
+   chain reads of a row shares a cache line. */
+typedef struct {
+    double t;         /* event time */
+    int64_t slot;     /* its plate's slot */
+    int64_t prev;     /* seq of the plate's read before it in event time */
+    int64_t cam_prev; /* seq of the camera's read before it in arrival order */
+    double conf;      /* OCR confidence */
+    int32_t cam;      /* its camera position */
+} Row;
+
 /* A plate's summary: recent.py's _PLATE, field for field (it checks the offsets). */
 typedef struct {
     int64_t head;      /* seq of its newest read in event time */
@@ -27,7 +38,8 @@ typedef struct {
     char multi;        /* read at two cameras or more */
 } Plate;
 
-/* A numpy buffer of the given kind: 'f' float64, 'i' int64, 'I' int32, 'b' bool, 'p' Plate records. */
+/* A numpy buffer of the given kind: 'f' float64, 'i' int64, 'I' int32, 'b' bool, 'p' Plate records,
+   'r' Row records. */
 static int get_array(PyObject *arg, Py_buffer *view, const char *name, char kind, int writable) {
     if (PyObject_GetBuffer(arg, view, (writable ? PyBUF_WRITABLE : 0) | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
         return -1;
@@ -39,11 +51,12 @@ static int get_array(PyObject *arg, Py_buffer *view, const char *name, char kind
     case 'i': ok = view->itemsize == 8 && (strcmp(f, "l") == 0 || strcmp(f, "q") == 0); break;
     case 'I': ok = view->itemsize == 4 && strcmp(f, "i") == 0; break;
     case 'p': ok = view->itemsize == sizeof(Plate); break;
+    case 'r': ok = view->itemsize == sizeof(Row); break;
     default: ok = view->itemsize == 1 && strcmp(f, "?") == 0; break;
     }
     if (!ok) {
         PyErr_Format(PyExc_TypeError, "%s: expected a %s array", name,
-                     kind == 'f' ? "float64" : kind == 'i' ? "int64" : kind == 'I' ? "int32" : kind == 'p' ? "plate record" : "bool");
+                     kind == 'f' ? "float64" : kind == 'i' ? "int64" : kind == 'I' ? "int32" : kind == 'p' ? "plate record" : kind == 'r' ? "row record" : "bool");
         PyBuffer_Release(view);
         return -1;
     }
@@ -53,8 +66,8 @@ static int get_array(PyObject *arg, Py_buffer *view, const char *name, char kind
 enum {
     /* the batch, one entry per read offered */
     IN_T, IN_SLOT, IN_CAM, IN_CONF,
-    /* the rows (cam_prev may be None: no camera chains) */
-    ROW_T, ROW_SLOT, ROW_CAM, ROW_CONF, ROW_PREV, ROW_CAM_PREV,
+    /* the rows: a Row each */
+    ROWS,
     /* the plates, by slot: a Plate each */
     PLATES,
     /* the cameras: camera number of each position, each camera's latest read */
@@ -65,33 +78,31 @@ enum {
 };
 
 static const char *ARRAY_NAMES[N_ARRAYS] = {
-    "times", "slots", "cameras", "confidences", "row times", "row slots", "row cameras", "row confidences",
-    "row prev", "row camera prev", "plates",
+    "times", "slots", "cameras", "confidences", "rows", "plates",
     "camera numbers", "camera heads", "out rows", "out look",
 };
-static const char ARRAY_KINDS[N_ARRAYS] = "fiIffiIfiipiiib";
-static const char ARRAY_WRITABLE[N_ARRAYS] = {0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1};
+static const char ARRAY_KINDS[N_ARRAYS] = "fiIfrpiiib";
+static const char ARRAY_WRITABLE[N_ARRAYS] = {0, 0, 0, 0, 1, 1, 0, 1, 1, 1};
 
 /* Whether the plate's chain from seq down holds read_id at t (a redelivery of a held read). */
-static int held_twin(int64_t seq, int64_t base, int64_t start, const double *row_t, const int64_t *prev,
-                     double t, PyObject *read_id, PyObject *held_ids, Py_ssize_t n, const Py_ssize_t *batch_row_of,
+static int held_twin(int64_t seq, int64_t base, int64_t start, const Row *row, double t, PyObject *read_id, PyObject *held_ids, Py_ssize_t n, const Py_ssize_t *batch_row_of,
                      PyObject *batch_ids) {
     while (seq >= start) {
         Py_ssize_t r = (Py_ssize_t)(seq - base);
-        if (row_t[r] < t) return 0;
-        if (row_t[r] == t) {
+        if (row[r].t < t) return 0;
+        if (row[r].t == t) {
             PyObject *other = r < n ? PyList_GET_ITEM(held_ids, r) : PyList_GET_ITEM(batch_ids, batch_row_of[r - n]);
             /* ids are str (validated reads); comparing two str cannot fail */
             if (other == read_id || (PyUnicode_Check(other) && PyUnicode_Check(read_id)
                                      && PyUnicode_Compare(other, read_id) == 0))
                 return 1;
         }
-        seq = prev[r];
+        seq = row[r].prev;
     }
     return 0;
 }
 
-/* append(arrays: tuple of N_ARRAYS arrays, held_ids: list, batch_ids: list, base, n, start,
+/* append(arrays: tuple of N_ARRAYS arrays, held_ids: list, batch_ids: list, base, n, start, camera_chains,
  *        screen: -1 none / 0 one camera / 1 multi-camera, repeats (0 off), repeats_within_s)
  *   -> (rows added, duplicates)
  *
@@ -105,10 +116,10 @@ static int held_twin(int64_t seq, int64_t base, int64_t start, const double *row
 static PyObject *append(PyObject *self, PyObject *args) {
     PyObject *arrays, *held_ids, *batch_ids;
     long long base, n0, start;
-    int screen, repeats;
+    int camera_chains, screen, repeats;
     double within;
-    if (!PyArg_ParseTuple(args, "O!O!O!LLLiid", &PyTuple_Type, &arrays, &PyList_Type, &held_ids, &PyList_Type,
-                          &batch_ids, &base, &n0, &start, &screen, &repeats, &within))
+    if (!PyArg_ParseTuple(args, "O!O!O!LLLpiid", &PyTuple_Type, &arrays, &PyList_Type, &held_ids, &PyList_Type,
+                          &batch_ids, &base, &n0, &start, &camera_chains, &screen, &repeats, &within))
         return NULL;
     if (PyTuple_GET_SIZE(arrays) != N_ARRAYS) {
         PyErr_Format(PyExc_ValueError, "append: expected %d arrays", N_ARRAYS);
@@ -116,40 +127,30 @@ static PyObject *append(PyObject *self, PyObject *args) {
     }
     Py_buffer v[N_ARRAYS];
     int opened = 0;
-    int camera_chains = PyTuple_GET_ITEM(arrays, ROW_CAM_PREV) != Py_None;
-    for (; opened < N_ARRAYS; opened++) {
-        if (opened == ROW_CAM_PREV && !camera_chains) {
-            memset(&v[opened], 0, sizeof(Py_buffer));  /* released as an empty view */
-            continue;
-        }
+    for (; opened < N_ARRAYS; opened++)
         if (get_array(PyTuple_GET_ITEM(arrays, opened), &v[opened], ARRAY_NAMES[opened], ARRAY_KINDS[opened],
                       ARRAY_WRITABLE[opened]) < 0)
             break;
-    }
     Py_ssize_t *batch_row_of = NULL;
     Py_ssize_t m = 0, added = 0, duplicates = 0;
     if (opened < N_ARRAYS) goto done;
     m = v[IN_T].len / 8;
-    Py_ssize_t rows = v[ROW_T].len / 8, plates = v[PLATES].len / (Py_ssize_t)sizeof(Plate);
+    Py_ssize_t rows = v[ROWS].len / (Py_ssize_t)sizeof(Row), plates = v[PLATES].len / (Py_ssize_t)sizeof(Plate);
     if (v[IN_SLOT].len / 8 != m || v[IN_CAM].len / 4 != m || v[IN_CONF].len / 8 != m || v[OUT_ROW].len / 8 != m
         || v[OUT_LOOK].len != m || PyList_GET_SIZE(batch_ids) != m) {
         PyErr_SetString(PyExc_ValueError, "append: the batch's arrays, ids and outputs need one entry a read");
         goto done;
     }
-    if (base + n0 < start || n0 + m > rows || PyList_GET_SIZE(held_ids) != n0 || v[ROW_SLOT].len / 8 != rows
-        || v[ROW_CAM].len / 4 != rows || v[ROW_CONF].len / 8 != rows || v[ROW_PREV].len / 8 != rows
-        || (camera_chains && v[ROW_CAM_PREV].len / 8 != rows)) {
+    if (base + n0 < start || n0 + m > rows || PyList_GET_SIZE(held_ids) != n0) {
         PyErr_SetString(PyExc_ValueError, "append: the rows are not as the store holds them (room, ids)");
         goto done;
     }
     const double *in_t = v[IN_T].buf, *in_conf = v[IN_CONF].buf;
     const int64_t *in_slot = v[IN_SLOT].buf, *cam_number = v[C_NUMBER].buf;
     const int32_t *in_cam = v[IN_CAM].buf;
-    double *row_t = v[ROW_T].buf, *row_conf = v[ROW_CONF].buf;
-    int64_t *row_slot = v[ROW_SLOT].buf, *prev = v[ROW_PREV].buf;
+    Row *row = v[ROWS].buf;
     Plate *plate_of = v[PLATES].buf;
-    int64_t *cam_head = v[C_HEAD].buf, *cam_prev = v[ROW_CAM_PREV].buf, *out_row = v[OUT_ROW].buf;
-    int32_t *row_cam = v[ROW_CAM].buf;
+    int64_t *cam_head = v[C_HEAD].buf, *out_row = v[OUT_ROW].buf;
     char *out_look = v[OUT_LOOK].buf;
     Py_ssize_t cameras = v[C_NUMBER].len / 8, camera_heads = v[C_HEAD].len / 8;
     for (Py_ssize_t j = 0; j < m; j++) {
@@ -169,7 +170,7 @@ static PyObject *append(PyObject *self, PyObject *args) {
         int held = p->count > 0;
         out_look[j] = 0;
         if (held && t <= p->max_t) {  /* only then can it be a redelivery: a twin has its event time */
-            int twin = held_twin(p->head, base, start, row_t, prev, t, PyList_GET_ITEM(batch_ids, j), held_ids,
+            int twin = held_twin(p->head, base, start, row, t, PyList_GET_ITEM(batch_ids, j), held_ids,
                                  (Py_ssize_t)n0, batch_row_of, batch_ids);
             if (twin) {
                 out_row[j] = NO_READ;
@@ -182,10 +183,11 @@ static PyObject *append(PyObject *self, PyObject *args) {
         batch_row_of[added++] = j;
         out_row[j] = r;
         int32_t cam = in_cam[j];
-        row_t[r] = t, row_slot[r] = in_slot[j], row_cam[r] = cam, row_conf[r] = in_conf[j];
+        Row *new = &row[r];
+        new->t = t, new->slot = in_slot[j], new->cam = cam, new->conf = in_conf[j], new->cam_prev = NO_READ;
         if (camera_chains) {  /* the camera's chain, in arrival order */
             int64_t number = cam_number[cam];
-            cam_prev[r] = cam_head[number];
+            new->cam_prev = cam_head[number];
             cam_head[number] = seq;
         }
         /* The plate's chain: on top if no held read of it is newer, else walked to its place,
@@ -194,13 +196,13 @@ static PyObject *append(PyObject *self, PyObject *args) {
         int64_t above = p->head;
         int on_top = p->max_t <= t || above < start;
         if (on_top) {
-            prev[r] = above >= start ? above : NO_READ;
+            new->prev = above >= start ? above : NO_READ;
             p->head = seq, p->max_t = t;
         } else {
-            int64_t below = prev[above - base];
-            while (below >= start && row_t[below - base] > t) above = below, below = prev[below - base];
-            prev[r] = below >= start ? below : NO_READ;
-            prev[above - base] = seq;
+            int64_t below = row[above - base].prev;
+            while (below >= start && row[below - base].t > t) above = below, below = row[below - base].prev;
+            new->prev = below >= start ? below : NO_READ;
+            row[above - base].prev = seq;
         }
         if (p->first_cam == NO_READ) p->first_cam = cam;  /* a plate's first camera is its first read's */
         if (cam != p->first_cam) p->multi = 1;
@@ -214,17 +216,16 @@ static PyObject *append(PyObject *self, PyObject *args) {
             if (!on_top) {
                 look = 1;  /* a late read: its plate as it is now (late reads are few) */
             } else {  /* reads came in time order: the read repeats - 1 back along the chain */
-                int64_t back = prev[r];
-                for (int k = 0; k < repeats - 2 && back >= start; k++) back = prev[back - base];
-                look = back >= start && row_t[back - base] >= t - within;
+                int64_t back = new->prev;
+                for (int k = 0; k < repeats - 2 && back >= start; k++) back = row[back - base].prev;
+                look = back >= start && row[back - base].t >= t - within;
             }
         }
         out_look[j] = (char)look;
     }
 done:
     PyMem_Free(batch_row_of);
-    for (int i = 0; i < opened; i++)
-        if (v[i].obj != NULL) PyBuffer_Release(&v[i]);
+    for (int i = 0; i < opened; i++) PyBuffer_Release(&v[i]);
     if (PyErr_Occurred()) return NULL;
     return Py_BuildValue("nn", added, duplicates);
 }
@@ -282,37 +283,23 @@ done:
  *
  * A plate's reads that came up to read as_of (a seq), not behind cutoff, oldest first, as
  * sighting(read_id, plate, *positions[camera], t, confidence) objects; row own_row is own itself
- * (if own is not None). rows: (row times, row prev, row cameras, row confidences). The walk down
+ * (if own is not None). rows: the Row records. The walk down
  * the chain from head stops at cutoff, and once past since after neighbours more reads. */
 static PyObject *history(PyObject *self, PyObject *args) {
-    PyObject *arrays, *own, *ids, *positions, *plate, *sighting;
+    PyObject *rows_arg, *own, *ids, *positions, *plate, *sighting;
     long long head, as_of, base, start, own_row, neighbours;
     double cutoff, since;
-    if (!PyArg_ParseTuple(args, "O!LLLLddLLOO!O!OO", &PyTuple_Type, &arrays, &head, &as_of, &base, &start, &cutoff,
-                          &since, &neighbours, &own_row, &own, &PyList_Type, &ids, &PyList_Type, &positions, &plate,
+    if (!PyArg_ParseTuple(args, "OLLLLddLLOO!O!OO", &rows_arg, &head, &as_of, &base, &start, &cutoff, &since,
+                          &neighbours, &own_row, &own, &PyList_Type, &ids, &PyList_Type, &positions, &plate,
                           &sighting))
         return NULL;
-    if (PyTuple_GET_SIZE(arrays) != 4) {
-        PyErr_SetString(PyExc_ValueError, "history: expected 4 row arrays");
-        return NULL;
-    }
-    static const char kinds[4] = {'f', 'i', 'I', 'f'};
-    static const char *names[4] = {"row times", "row prev", "row cameras", "row confidences"};
-    Py_buffer v[4];
-    int opened = 0;
-    for (; opened < 4; opened++)
-        if (get_array(PyTuple_GET_ITEM(arrays, opened), &v[opened], names[opened], kinds[opened], 0) < 0) break;
+    Py_buffer view;
+    if (get_array(rows_arg, &view, "rows", 'r', 0) < 0) return NULL;
     PyObject *out = NULL;
     int64_t *found = NULL;
-    if (opened < 4) goto done;
-    const double *row_t = v[0].buf, *row_conf = v[3].buf;
-    const int64_t *prev = v[1].buf;
-    const int32_t *row_cam = v[2].buf;
-    Py_ssize_t rows = v[0].len / 8, held_ids = PyList_GET_SIZE(ids), cameras = PyList_GET_SIZE(positions);
-    if (v[1].len / 8 != rows || v[2].len / 4 != rows || v[3].len / 8 != rows) {
-        PyErr_SetString(PyExc_ValueError, "history: the row arrays differ in length");
-        goto done;
-    }
+    const Row *row = view.buf;
+    Py_ssize_t rows = view.len / (Py_ssize_t)sizeof(Row), held_ids = PyList_GET_SIZE(ids);
+    Py_ssize_t cameras = PyList_GET_SIZE(positions);
     Py_ssize_t n = 0, room = 16;
     if ((found = PyMem_Malloc(room * sizeof(int64_t))) == NULL) { PyErr_NoMemory(); goto done; }
     for (int64_t seq = head; seq >= start;) {
@@ -321,7 +308,7 @@ static PyObject *history(PyObject *self, PyObject *args) {
             PyErr_SetString(PyExc_IndexError, "history: a chain leads outside the rows held");
             goto done;
         }
-        double t = row_t[r];
+        double t = row[r].t;
         if (t < cutoff) break; /* the rest is older still */
         if (seq <= as_of) {
             if (t < since) {
@@ -335,7 +322,7 @@ static PyObject *history(PyObject *self, PyObject *args) {
             }
             found[n++] = r;
         }
-        seq = prev[r];
+        seq = row[r].prev;
     }
     if ((out = PyList_New(n)) == NULL) goto done;
     for (Py_ssize_t i = 0; i < n; i++) { /* oldest first; equal times in the order they came */
@@ -344,14 +331,14 @@ static PyObject *history(PyObject *self, PyObject *args) {
         if (r == own_row && own != Py_None) {
             item = Py_NewRef(own);
         } else {
-            int32_t cam = row_cam[r];
+            int32_t cam = row[r].cam;
             PyObject *position = cam >= 0 && cam < cameras ? PyList_GET_ITEM(positions, cam) : NULL;
             if (position == NULL || !PyTuple_Check(position) || PyTuple_GET_SIZE(position) != 4) {
                 PyErr_SetString(PyExc_ValueError, "history: a read's camera position is not held");
                 Py_CLEAR(out);
                 goto done;
             }
-            PyObject *t = PyFloat_FromDouble(row_t[r]), *confidence = PyFloat_FromDouble(row_conf[r]);
+            PyObject *t = PyFloat_FromDouble(row[r].t), *confidence = PyFloat_FromDouble(row[r].conf);
             item = NULL;
             if (t != NULL && confidence != NULL) {
                 PyObject *fields[8] = {PyList_GET_ITEM(ids, r), plate, PyTuple_GET_ITEM(position, 0),
@@ -370,7 +357,52 @@ static PyObject *history(PyObject *self, PyObject *args) {
     }
 done:
     PyMem_Free(found);
-    for (int i = 0; i < opened; i++) PyBuffer_Release(&v[i]);
+    PyBuffer_Release(&view);
+    return out;
+}
+
+/* partners(rows, plates, seq, as_of, base, start, t, gap_s, stop, min_held) -> [(distance, slot), ...]
+ *
+ * The reads of a camera chain from seq down (skipping those after as_of), until one before stop:
+ * those within gap_s of t whose plate holds min_held reads or more, with their distance in time. */
+static PyObject *partners(PyObject *self, PyObject *args) {
+    PyObject *rows_arg, *plates_arg;
+    long long seq, as_of, base, start, min_held;
+    double t, gap, stop;
+    if (!PyArg_ParseTuple(args, "OOLLLLdddL", &rows_arg, &plates_arg, &seq, &as_of, &base, &start, &t, &gap, &stop,
+                          &min_held))
+        return NULL;
+    Py_buffer rows_view, plates_view;
+    if (get_array(rows_arg, &rows_view, "rows", 'r', 0) < 0) return NULL;
+    if (get_array(plates_arg, &plates_view, "plates", 'p', 0) < 0) { PyBuffer_Release(&rows_view); return NULL; }
+    const Row *row = rows_view.buf;
+    const Plate *plate_of = plates_view.buf;
+    Py_ssize_t rows = rows_view.len / (Py_ssize_t)sizeof(Row), plates = plates_view.len / (Py_ssize_t)sizeof(Plate);
+    PyObject *out = PyList_New(0);
+    while (out != NULL && seq >= start) {
+        Py_ssize_t r = (Py_ssize_t)(seq - base);
+        if (r < 0 || r >= rows || row[r].slot < 0 || row[r].slot >= plates) {
+            PyErr_SetString(PyExc_IndexError, "partners: a chain leads outside the rows held");
+            Py_CLEAR(out);
+            break;
+        }
+        seq = row[r].cam_prev;
+        if ((int64_t)r + base > as_of) continue; /* came later in the batch than the read asking */
+        double time = row[r].t;
+        if (time < stop) break;
+        double distance = time > t ? time - t : t - time;
+        if (distance <= gap && plate_of[row[r].slot].count >= min_held) {
+            PyObject *near = Py_BuildValue("(dL)", distance, (long long)row[r].slot);
+            if (near == NULL || PyList_Append(out, near) < 0) {
+                Py_XDECREF(near);
+                Py_CLEAR(out);
+            } else {
+                Py_DECREF(near);
+            }
+        }
+    }
+    PyBuffer_Release(&rows_view);
+    PyBuffer_Release(&plates_view);
     return out;
 }
 
@@ -380,6 +412,8 @@ static PyMethodDef methods[] = {
     {"camera_rows", camera_rows, METH_VARARGS, "camera_rows(positions, idx, last, out) -> positions not found."},
     {"history", history, METH_VARARGS, "history(rows, head, as_of, base, start, cutoff, since, neighbours, own_row,"
                                        " own, ids, positions, plate, sighting) -> a plate's sightings, oldest first."},
+    {"partners", partners, METH_VARARGS, "partners(rows, plates, seq, as_of, base, start, t, gap_s, stop, min_held)"
+                                         " -> [(distance, slot)]: a camera's reads near t."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -4,14 +4,15 @@ The three rules all need "the recent reads of this plate"; the convoy rule also 
 reads at this camera in the last few seconds". Keeping that once (instead of once per rule)
 is what makes all rules together cost a few microseconds per read.
 
-Held in columns, not objects: a row per read (event time, plate slot, camera, confidence, the
-plate's previous read in event time, the camera's previous read in arrival order) in numpy arrays
-in arrival order, the read ids in a list beside them. A worker holds ~1.5M reads at a full
-window, nearly all of plates seen once or twice at their one camera: storing, screening and
-expiring them are a few vectorised passes a batch, and a :class:`Sighting` is built only for the
-reads a rule has to look at (see :class:`Screen`).
+Held in numpy records, not Python objects: a row per read (event time, plate slot, camera,
+confidence, the plate's previous read in event time, the camera's previous read in arrival order)
+in one array in arrival order, the read ids in a list beside it, and a record per plate slot
+(its newest read, count, first camera). A worker holds ~1.5M reads at a full window. Taking a
+batch in, building a history and finding a camera's partners are compiled loops (``_recent.c``),
+and a :class:`Sighting` is built only for the reads a rule has to look at (see :class:`Screen`).
 Why: with a struct per read, the work a read grew with the reads held (cache misses on hours-old
-objects): 2.5 us a read at 100k held, 7-10 us at a full window (measured 2026-12-04).
+objects): 2.5 us a read at 100k held, 7-10 us at a full window (measured 2026-12-04); as numpy
+passes and Python loops over columns, ~3 us a read at a full window (2026-12-07).
 
 Retention: a read stays until it falls ``horizon_s`` behind the newest event time seen (the
 watermark), where ``horizon_s`` is the longest rule window plus the allowed lateness, which
@@ -48,6 +49,11 @@ _PLATE = np.dtype([("head", np.int64), ("max_t", np.float64), ("count", np.int64
                    ("multi", np.bool_)], align=True)
 assert _PLATE.itemsize == 32 and [field[1] for field in (_PLATE.fields or {}).values()] == [0, 8, 16, 24, 28]
 _NO_PLATE = np.array((_NO_READ, -math.inf, 0, _NO_READ, False), _PLATE)
+#: A read held, one record a row: a walk down a chain (history, partners, redeliveries) reads one
+#: cache line a read, not one an array. ``_recent.c`` (struct Row) has the same layout.
+_ROW = np.dtype([("t", np.float64), ("slot", np.int64), ("prev", np.int64), ("cam_prev", np.int64),
+                 ("conf", np.float64), ("cam", np.int32)], align=True)
+assert _ROW.itemsize == 48 and [field[1] for field in (_ROW.fields or {}).values()] == [0, 8, 16, 24, 32, 40]
 _EXPIRY_SCAN = 4096
 """Rows looked at a step when finding where expiry stops: about what a few batches expire."""
 
@@ -86,12 +92,8 @@ class RecentReads:
         self.screen = screen
         self.watermark = -math.inf
         # Rows, in arrival order: row r is the read with arrival number (seq) self._base + r.
-        capacity = 1024
-        self._t = np.empty(capacity, np.float64)
-        self._slot = np.empty(capacity, np.int64)
-        self._cam = np.empty(capacity, np.int32)
-        self._conf = np.empty(capacity, np.float64)
-        self._prev = np.empty(capacity, np.int64)  # seq of the plate's read before this one in event time
+        self._rows = np.empty(1024, _ROW)
+        self._bind_row_fields()
         self._ids: list[str] = []
         self._base = 0
         self._start = 0  # first row not expired
@@ -115,7 +117,6 @@ class RecentReads:
         self._camera_of_row = np.empty(0, np.int64)
         self._camera_number: dict[str, int] = {}
         self._camera_head = np.empty(0, np.int64)
-        self._cam_prev = np.empty(capacity, np.int64) if camera_horizon_s is not None else None
         # While the rules look at one read of a batch: what was held when it came (seq, cutoff).
         self._as_of: tuple[int, float] | None = None
         self.dropped_late = 0
@@ -210,10 +211,10 @@ class RecentReads:
         look = np.empty(m, np.bool_)
         screen = self.screen if screened else None
         arrays = (times, slots, self._camera_rows(batch.cameras, idx), np.asarray(batch.confidences, np.float64)[idx],
-                  self._t, self._slot, self._cam, self._conf, self._prev, self._cam_prev,
-                  self._plates, self._camera_of_row, self._camera_head, rows, look)
+                  self._rows, self._plates, self._camera_of_row, self._camera_head, rows, look)
         added, duplicates = _compiled.append(
-            arrays, self._ids, ids, base, n, self._start + base, -1 if screen is None else int(screen.multi_camera),
+            arrays, self._ids, ids, base, n, self._start + base, self.camera_horizon_s is not None,
+            -1 if screen is None else int(screen.multi_camera),
             screen.repeats or 0 if screen is not None else 0, screen.repeats_within_s if screen is not None else 0.0)
         stored = rows >= 0
         self._ids.extend(ids if not duplicates else [ids[j] for j in np.flatnonzero(stored).tolist()])
@@ -242,7 +243,7 @@ class RecentReads:
         """
         base = self._base
         return _compiled.history(
-            (self._t, self._prev, self._cam, self._conf), int(self._head[slot]), as_of, base, base + self._start,
+            self._rows, int(self._head[slot]), as_of, base, base + self._start,
             cutoff, since, neighbours, as_of - base if s is not None else _NO_READ, s, self._ids, self._positions,
             self._plate_of[slot], Sighting)
 
@@ -269,27 +270,14 @@ class RecentReads:
         many of a partner need not build the history of the one-off plates most partners are).
         """
         number = self._camera_number.get(camera_id)
-        if number is None or self._cam_prev is None or self.camera_horizon_s is None:
+        if number is None or self.camera_horizon_s is None:
             return set()
-        seq, base, start = int(self._camera_head[number]), self._base, self._base + self._start
-        t_of, prev_of, slot_of, plate_of = self._t.item, self._cam_prev.item, self._slot.item, self._plate_of
-        held_of = self._count.item
-        if self._as_of is not None:
-            while seq > self._as_of[0]:  # the camera's reads that came later in the batch
-                seq = prev_of(seq - base)
-        stop = t - self.camera_horizon_s
-        near: list[tuple[float, str]] = []
-        while seq >= start:
-            r = seq - base
-            time = t_of(r)
-            if time < stop:
-                break
-            if abs(time - t) <= gap_s and held_of(slot := slot_of(r)) >= min_held:
-                near.append((abs(time - t), plate_of[slot]))
-            seq = prev_of(r)
+        as_of = self._as_of[0] if self._as_of is not None else self._base + self._n
+        near = _compiled.partners(self._rows, self._plates, int(self._camera_head[number]), as_of, self._base,
+                                  self._base + self._start, t, gap_s, t - self.camera_horizon_s, min_held)
         if len(near) > limit:  # busy camera: only the nearest in time (bounded cost per read)
             near = sorted(near)[: limit + 1]
-        return {plate for _, plate in near}
+        return {self._plate_of[slot] for _, slot in near}
 
     def prune(self, now: float) -> None:
         """Advance the watermark to ``now`` (if later) and drop what fell behind the horizon."""
@@ -344,13 +332,10 @@ class RecentReads:
         live = n - start
         if (live + rows) * 3 > capacity * 2:  # room for half as much again: a copy per ~third of a window
             capacity = (live + rows) * 3 // 2
-        for name in ("_t", "_slot", "_cam", "_conf", "_prev", "_cam_prev"):
-            old = getattr(self, name)
-            if old is None:
-                continue
-            new = np.empty(capacity, old.dtype)
-            new[:live] = old[start:n]
-            setattr(self, name, new)
+        grown = np.empty(capacity, _ROW)
+        grown[:live] = self._rows[start:n]
+        self._rows = grown
+        self._bind_row_fields()
         del self._ids[:start]
         self._base += start
         self._n, self._start = live, 0
@@ -365,6 +350,11 @@ class RecentReads:
     def _push_free(self, slots: npt.NDArray[np.int64]) -> None:
         self._free[self._free_top:self._free_top + len(slots)] = slots
         self._free_top += len(slots)
+
+    def _bind_row_fields(self) -> None:
+        rows = self._rows
+        self._t = rows["t"]  # event time
+        self._slot = rows["slot"]  # its plate's slot
 
     def _bind_plate_fields(self) -> None:
         plates = self._plates
