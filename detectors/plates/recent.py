@@ -42,15 +42,18 @@ from detectors.plates.platetable import PlateTable, plate_keys
 from detectors.plates.sighting import CameraPosition, ReadBatch, Sighting
 
 _NO_READ = -1
-#: A plate's summary, one record a slot: the fields a read of it touches share a cache line (as
-#: separate arrays of a million slots they were five cache misses a read). The C side
-#: (``_recent.c``, struct Plate) has the same layout.
+#: A plate's summary, one record a slot: its newest read in event time (seq) and that read's time,
+#: its reads held, the camera position of its first read, whether it was read at two cameras or
+#: more. The fields a read touches share a cache line (as separate arrays of a million slots they
+#: were five cache misses a read). The C side (``_recent.c``, struct Plate) has the same layout.
 _PLATE = np.dtype([("head", np.int64), ("max_t", np.float64), ("count", np.int64), ("first_cam", np.int32),
                    ("multi", np.bool_)], align=True)
 assert _PLATE.itemsize == 32 and [field[1] for field in (_PLATE.fields or {}).values()] == [0, 8, 16, 24, 28]
 _NO_PLATE = np.array((_NO_READ, -math.inf, 0, _NO_READ, False), _PLATE)
-#: A read held, one record a row: a walk down a chain (history, partners, redeliveries) reads one
-#: cache line a read, not one an array. ``_recent.c`` (struct Row) has the same layout.
+#: A read held, one record a row: event time, plate slot, the plate's previous read in event time
+#: and the camera's in arrival order (seqs), confidence, camera position. A walk down a chain
+#: (history, partners, redeliveries) reads one cache line a read, not one an array.
+#: ``_recent.c`` (struct Row) has the same layout.
 _ROW = np.dtype([("t", np.float64), ("slot", np.int64), ("prev", np.int64), ("cam_prev", np.int64),
                  ("conf", np.float64), ("cam", np.int32)], align=True)
 assert _ROW.itemsize == 48 and [field[1] for field in (_ROW.fields or {}).values()] == [0, 8, 16, 24, 32, 40]
@@ -105,7 +108,7 @@ class RecentReads:
         # Free slots, a stack in an array (a list of a million ints costs ~36 bytes a slot).
         self._free = np.empty(0, np.int64)
         self._free_top = 0
-        # A plate's summary, one record a slot (see _PLATE), and a view of each field.
+        # A plate's summary, one record a slot (see _PLATE), and views of the fields Python reads.
         self._plates = np.empty(0, _PLATE)
         self._bind_plate_fields()
         self._grow_slots(1024)
@@ -192,8 +195,7 @@ class RecentReads:
         return slots
 
     def _append(self, batch: ReadBatch, times: npt.NDArray[np.float64], idx: npt.NDArray[np.int64],
-                slots: npt.NDArray[np.int64],
-                watermarks: npt.NDArray[np.float64], screened: bool
+                slots: npt.NDArray[np.int64], watermarks: npt.NDArray[np.float64], screened: bool
                 ) -> Iterator[tuple[int, Sighting, list[Sighting]]]:
         """Store the reads ``idx`` of ``batch`` (at ``times``; all but redeliveries), then yield those to look at.
 
@@ -205,8 +207,7 @@ class RecentReads:
         m = len(idx)
         self._reserve(m)
         n, base = self._n, self._base
-        everything = m == len(batch)
-        ids = batch.read_ids if everything else [batch.read_ids[k] for k in idx.tolist()]
+        ids = batch.read_ids if m == len(batch) else [batch.read_ids[k] for k in idx.tolist()]
         rows = np.empty(m, np.int64)
         look = np.empty(m, np.bool_)
         screen = self.screen if screened else None
@@ -215,7 +216,7 @@ class RecentReads:
         added, duplicates = _compiled.append(
             arrays, self._ids, ids, base, n, self._start + base, self.camera_horizon_s is not None,
             -1 if screen is None else int(screen.multi_camera),
-            screen.repeats or 0 if screen is not None else 0, screen.repeats_within_s if screen is not None else 0.0)
+            (screen.repeats or 0) if screen is not None else 0, screen.repeats_within_s if screen is not None else 0.0)
         stored = rows >= 0
         self._ids.extend(ids if not duplicates else [ids[j] for j in np.flatnonzero(stored).tolist()])
         self._n = n + added
@@ -352,17 +353,11 @@ class RecentReads:
         self._free_top += len(slots)
 
     def _bind_row_fields(self) -> None:
-        rows = self._rows
-        self._t = rows["t"]  # event time
-        self._slot = rows["slot"]  # its plate's slot
+        """Views of the fields Python reads (expiry); the rest is the compiled loops'."""
+        self._t, self._slot = self._rows["t"], self._rows["slot"]
 
     def _bind_plate_fields(self) -> None:
-        plates = self._plates
-        self._head = plates["head"]  # seq of the plate's latest read in event time
-        self._max_t = plates["max_t"]  # its newest event time
-        self._count = plates["count"]  # its reads not expired
-        self._first_cam = plates["first_cam"]  # the camera position of its first read
-        self._multi = plates["multi"]  # read at two cameras or more
+        self._head, self._count = self._plates["head"], self._plates["count"]
 
     def _grow_slots(self, more: int) -> None:
         old = len(self._plates)
