@@ -57,6 +57,8 @@ _NO_PLATE = np.array((_NO_READ, -math.inf, 0, _NO_READ, False), _PLATE)
 _ROW = np.dtype([("t", np.float64), ("slot", np.int64), ("prev", np.int64), ("cam_prev", np.int64),
                  ("conf", np.float64), ("cam", np.int32)], align=True)
 assert _ROW.itemsize == 48 and [field[1] for field in (_ROW.fields or {}).values()] == [0, 8, 16, 24, 32, 40]
+_MOVE_CHUNK = 1 << 16
+"""Rows moved a step when expired rows are dropped from the front (a temporary copy of one step at most)."""
 _EXPIRY_SCAN = 4096
 """Rows looked at a step when finding where expiry stops: about what a few batches expire."""
 
@@ -217,6 +219,7 @@ class RecentReads:
             arrays, self._ids, ids, base, n, self._start + base, self.camera_horizon_s is not None,
             -1 if screen is None else int(screen.multi_camera),
             (screen.repeats or 0) if screen is not None else 0, screen.repeats_within_s if screen is not None else 0.0)
+        del arrays  # no view of the rows kept across the yields below (_reserve resizes them in place)
         stored = rows >= 0
         self._ids.extend(ids if not duplicates else [ids[j] for j in np.flatnonzero(stored).tolist()])
         self._n = n + added
@@ -326,16 +329,20 @@ class RecentReads:
             self._camera_head = np.append(self._camera_head, _NO_READ)
 
     def _reserve(self, rows: int) -> None:
-        """Room for ``rows`` more rows: expired rows are dropped from the front, and the arrays grow if need be."""
-        n, start, capacity = self._n, self._start, len(self._t)
+        """Room for ``rows`` more rows: expired rows are dropped from the front, and the array grows if need be.
+
+        Both in place: the rows move down a chunk at a time, and the array is resized (for an array
+        this size, a remap of its pages), so there is never a second ~100 MB copy of it at once.
+        """
+        n, start, capacity = self._n, self._start, len(self._rows)
         if n + rows <= capacity:
             return
         live = n - start
-        if (live + rows) * 3 > capacity * 2:  # room for half as much again: a copy per ~third of a window
-            capacity = (live + rows) * 3 // 2
-        grown = np.empty(capacity, _ROW)
-        grown[:live] = self._rows[start:n]
-        self._rows = grown
+        for at in range(0, live, _MOVE_CHUNK):
+            self._rows[at:min(live, at + _MOVE_CHUNK)] = self._rows[start + at:start + min(live, at + _MOVE_CHUNK)]
+        if (live + rows) * 3 > capacity * 2:  # room for half as much again: a move per ~third of a window
+            # No view of the array outlives this: the field views are bound again just below.
+            self._rows.resize((live + rows) * 3 // 2, refcheck=False)
         self._bind_row_fields()
         del self._ids[:start]
         self._base += start
