@@ -195,8 +195,9 @@ class AnprPipeline:
         # One compiled pass (see read_columns); only unusual plates and unknown cameras take Python steps.
         read_ids, plates, positions, times, confidences, odd = read_columns(reads, self.cameras)
         if odd:
-            plates = [plate if plate is not None else normalise_plates([read.plate])[0]
-                      for read, plate in zip(reads, plates, strict=True)]
+            unplain = [i for i, plate in enumerate(plates) if plate is None]
+            for i, plate in zip(unplain, normalise_plates([reads[i].plate for i in unplain]), strict=True):
+                plates[i] = plate
             if None in plates or None in positions:
                 reads, plates, positions = self._set_aside_unusable(reads, plates, positions, out)
                 read_ids, _, _, times, confidences, _ = read_columns(reads, self.cameras)

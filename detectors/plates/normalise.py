@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import unicodedata
-from typing import cast
 
 MAX_PLATE_LEN = 16
 
@@ -55,18 +54,12 @@ def normalise_plate(text: str) -> str:
 def normalise_plates(texts: list[str]) -> list[str | None]:
     """``normalise_plate`` over many reads at once; None where it would raise.
 
-    Why: at 100k+ reads/s a Python call per plate is a measurable share of the budget, and
-    most feeds send plain ``A-Z0-9`` text, which one check of the joined text proves for all.
+    (On the ANPR hot path, plain ``A-Za-z0-9`` plates are upper-cased in C as a batch's columns
+    are built, ``sighting.read_columns``; only the others come here.)
 
     >>> normalise_plates(["ab12cde", "WP66ZXC"]), normalise_plates(["ab 12", "--"])
     (['AB12CDE', 'WP66ZXC'], ['AB12', None])
     """
-    if not texts:
-        return []
-    joined = "".join(texts)
-    if joined.isascii() and joined.isalnum() and max(map(len, texts)) <= MAX_PLATE_LEN and all(texts):
-        # One upper() in C; "\n" cannot be in a plate here.
-        return cast("list[str | None]", "\n".join(texts).upper().split("\n"))
     out: list[str | None] = []
     for text in texts:
         try:

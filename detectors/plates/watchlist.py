@@ -380,8 +380,8 @@ class WatchlistIndex:
                    ) -> dict[int, Match]:
         """``match`` for many normalised reads at once: the matches by index in ``plates``.
 
-        Why: almost every read hits nothing, and for those the canonical keys (in C) and the
-        key filter (numpy) answer for the whole batch without touching the million-key dict; only
+        Why: almost every read hits nothing, and for those the canonical keys and the key filter
+        (both in C) answer for the whole batch without touching the million-key dict; only
         keys the filter lets through are looked up, and only those that exist, or low-confidence
         reads (fuzzy), take the per-read path.
         """
