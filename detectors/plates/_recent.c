@@ -1,4 +1,5 @@
-/* The compiled loops of detectors/plates/recent.py: taking a batch of reads into the held reads.
+/* The compiled loops of detectors/plates/recent.py: a batch of reads into the held reads, a read's
+ * history, a camera's partners.
  *
  * Why C: at a full window each read touches its plate's summary and chain in arrays of a million
  * slots and ~1.5M rows; done as a dozen numpy passes plus Python loops for the reads that need a
@@ -55,8 +56,9 @@ static int get_array(PyObject *arg, Py_buffer *view, const char *name, char kind
     default: ok = view->itemsize == 1 && strcmp(f, "?") == 0; break;
     }
     if (!ok) {
-        PyErr_Format(PyExc_TypeError, "%s: expected a %s array", name,
-                     kind == 'f' ? "float64" : kind == 'i' ? "int64" : kind == 'I' ? "int32" : kind == 'p' ? "plate record" : kind == 'r' ? "row record" : "bool");
+        const char *wanted = kind == 'f' ? "float64" : kind == 'i' ? "int64" : kind == 'I' ? "int32"
+                           : kind == 'p' ? "plate record" : kind == 'r' ? "row record" : "bool";
+        PyErr_Format(PyExc_TypeError, "%s: expected a %s array", name, wanted);
         PyBuffer_Release(view);
         return -1;
     }
@@ -85,8 +87,8 @@ static const char ARRAY_KINDS[N_ARRAYS] = "fiIfrpiiib";
 static const char ARRAY_WRITABLE[N_ARRAYS] = {0, 0, 0, 0, 1, 1, 0, 1, 1, 1};
 
 /* Whether the plate's chain from seq down holds read_id at t (a redelivery of a held read). */
-static int held_twin(int64_t seq, int64_t base, int64_t start, const Row *row, double t, PyObject *read_id, PyObject *held_ids, Py_ssize_t n, const Py_ssize_t *batch_row_of,
-                     PyObject *batch_ids) {
+static int held_twin(int64_t seq, int64_t base, int64_t start, const Row *row, double t, PyObject *read_id,
+                     PyObject *held_ids, Py_ssize_t n, const Py_ssize_t *batch_row_of, PyObject *batch_ids) {
     while (seq >= start) {
         Py_ssize_t r = (Py_ssize_t)(seq - base);
         if (row[r].t < t) return 0;
