@@ -339,7 +339,8 @@ class RecentReads:
             return
         live = n - start
         for at in range(0, live, _MOVE_CHUNK):
-            self._rows[at:min(live, at + _MOVE_CHUNK)] = self._rows[start + at:start + min(live, at + _MOVE_CHUNK)]
+            end = min(live, at + _MOVE_CHUNK)
+            self._rows[at:end] = self._rows[start + at:start + end]
         if (live + rows) * 3 > capacity * 2:  # room for half as much again: a move per ~third of a window
             # No view of the array outlives this: the field views are bound again just below.
             self._rows.resize((live + rows) * 3 // 2, refcheck=False)
