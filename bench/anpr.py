@@ -3,7 +3,8 @@
 Run: ``.venv/bin/python bench/anpr.py`` (a few minutes; ``--entries 100000 --reads 100000`` for
 a quick run). Every ANPR rule is on (watchlist with fuzzy matching, cloned plate, circling,
 convoy). The embedded broker and a real ``watchfloor worker`` process are used; the raw baseline
-is plain aiokafka consume + ``json.loads`` of the same messages, measured in the same run.
+is plain aiokafka consume + ``json.loads`` of the same messages, measured in the same run (for the
+batched backlog, before and after the worker's drain: the ratios are to the mean of the two).
 The batched rate is measured twice in one drain: over the first ``--reads`` (a fresh worker, its
 rule state still filling) and over ``--steady-reads`` once the rules' window (4 h 5 min of event
 time by default: 1.47M reads at the bench's 100 reads/s) is full, where each read also expires one
@@ -168,6 +169,15 @@ async def raw_consume(bootstrap: str, topic: str, messages: int) -> tuple[float,
         await consumer.stop()
 
 
+def measure_raw(bootstrap: str, topic: str, messages: int, label: str) -> tuple[float, float]:
+    """The raw baseline over ``topic``'s first ``messages``: (reads/s, reads per CPU second), printed."""
+    seconds, reads, cpu = asyncio.run(raw_consume(bootstrap, topic, messages))
+    rate = (reads / seconds, reads / cpu)
+    print(f"raw aiokafka consume+json.loads, {label}: {rate[0]:,.0f} reads/s, {rate[1]:,.0f} per CPU second",
+          flush=True)
+    return rate
+
+
 def metric(port: int, name: str, **labels: str) -> float:
     # Only the one series (?name[]=): a full scrape costs the worker a few ms, this a fraction.
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics?name[]={name}", timeout=5) as response:
@@ -257,8 +267,8 @@ def drain(port: int, pid: int, total: int, kind: str, raw: tuple[float, float],
     rates = []
     for label, start, reads in phases:
         rate, cpu_rate = drain_rate(port, pid, start, reads, kind=kind, kernel=kernel)
-        print(f"worker, {label}: {rate:,.0f} reads/s ({rate / raw[0]:.0%} of raw); {cpu_rate:,.0f} reads per CPU "
-              f"second ({cpu_rate / raw[1]:.0%} of raw); busy {rate / cpu_rate:.0%} of the time", flush=True)
+        print(f"worker, {label}: {rate:,.0f} reads/s ({rate / raw[0]:.0%} of the raw run before); {cpu_rate:,.0f} "
+              f"reads per CPU second ({cpu_rate / raw[1]:.0%}); busy {rate / cpu_rate:.0%} of the time", flush=True)
         rates.append((rate, cpu_rate))
     while metric(port, "watchfloor_events_processed_total", kind=kind) < total:
         time.sleep(0.2)
@@ -411,11 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             singles.append((read["camera_id"].encode(), json.dumps(read).encode()))
         asyncio.run(produce(broker.bootstrap, "anpr.reads", batched))
 
-        raw_batched_s, raw_reads, raw_batched_cpu = asyncio.run(raw_consume(broker.bootstrap, "anpr.reads",
-                                                                            len(batched)))
-        raw_batched = (raw_reads / raw_batched_s, raw_reads / raw_batched_cpu)
-        print(f"raw aiokafka consume+json.loads, batched: {raw_batched[0]:,.0f} reads/s, "
-              f"{raw_batched[1]:,.0f} per CPU second", flush=True)
+        raw_before = measure_raw(broker.bootstrap, "anpr.reads", len(batched), "batched, before the worker")
 
         env = {**os.environ, "WATCHFLOOR_BOOTSTRAP": broker.bootstrap, "WATCHFLOOR_CONFIG": str(config_path),
                "WATCHFLOOR_RUN_DIR": tmp}
@@ -424,17 +430,21 @@ def main(argv: list[str] | None = None) -> int:
         with running_worker(env, Path(tmp) / "worker-batched.log") as (port, worker, load_s):
             print(f"worker ready with {len(listed):,} watchlist entries after {load_s:.1f}s", flush=True)
             batched_rates, batched_candidates, batched_alert_lag = drain(
-                port, worker.pid, total, kind, raw_batched, phases)
+                port, worker.pid, total, kind, raw_before, phases)
             (batched_rate, batched_cpu_rate), steady = batched_rates[0], batched_rates[1:]
             rss = peak_rss_mb(worker.pid)
+        # The machine's speed drifts over minutes (a run's raw rate has ranged 1.5x between runs): the
+        # baseline is measured either side of the worker's drain, and the ratios are to their mean.
+        raw_after = measure_raw(broker.bootstrap, "anpr.reads", len(batched), "batched, after the worker")
+        raw_batched = ((raw_before[0] + raw_after[0]) / 2, (raw_before[1] + raw_after[1]) / 2)
+        print(f"against the mean raw rate ({raw_batched[0]:,.0f} reads/s, {raw_batched[1]:,.0f} per CPU second): "
+              + "; ".join(f"{label} {rate / raw_batched[0]:.0%} ({cpu_rate / raw_batched[1]:.0%} per CPU second)"
+                          for (label, _, _), (rate, cpu_rate) in zip(phases, batched_rates, strict=True)), flush=True)
 
         # The single reads must be a backlog too (produced while a worker consumes, the bench's
         # producer would set the pace): the first worker stopped (committing), now a second one.
         asyncio.run(produce(broker.bootstrap, "bench.singles", singles))
-        raw_single_s, _, raw_single_cpu = asyncio.run(raw_consume(broker.bootstrap, "bench.singles", len(singles)))
-        raw_single = (len(singles) / raw_single_s, len(singles) / raw_single_cpu)
-        print(f"raw aiokafka consume+json.loads, single reads: {raw_single[0]:,.0f} reads/s, "
-              f"{raw_single[1]:,.0f} per CPU second", flush=True)
+        raw_single = measure_raw(broker.bootstrap, "bench.singles", len(singles), "single reads")
         asyncio.run(produce(broker.bootstrap, "anpr.reads", singles))
         with running_worker(env, Path(tmp) / "worker-singles.log") as (port, worker, _):
             [(single_rate, single_cpu_rate)], single_candidates, single_alert_lag = drain(
@@ -464,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         "watchlist_entries": len(listed), "watchlist_load_s": round(load_s, 1),
         "batched": {"reads_per_message": args.batch, "worker_reads_per_s": round(batched_rate),
                     "raw_reads_per_s": round(raw_batched[0]), "ratio": round(batched_rate / raw_batched[0], 3),
+                    "raw_reads_per_s_before_and_after": [round(raw_before[0]), round(raw_after[0])],
                     "worker_reads_per_cpu_s": round(batched_cpu_rate), "raw_reads_per_cpu_s": round(raw_batched[1]),
                     "cpu_ratio": round(batched_cpu_rate / raw_batched[1], 3),
                     "alert_candidates": batched_candidates, "alert_path_behind_s": round(batched_alert_lag, 1),
