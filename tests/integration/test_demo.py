@@ -36,8 +36,11 @@ def test_demo_shows_alerts_within_a_minute_and_stops_cleanly(tmp_path: Path) -> 
     env.pop("WATCHFLOOR_BOOTSTRAP", None)
     watchfloor = [sys.executable, "-m", "streams.cli"]
     started = time.monotonic()
+    # Ctrl-C as from a terminal: SIGINT at its default. A non-interactive shell starts background
+    # jobs (`make test &`) with SIGINT ignored, and an ignored signal stays ignored across exec.
     demo = subprocess.Popen([*watchfloor, "demo"], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: list[bytes] = []  # what the demo's own terminal shows, read as it comes
     reader = threading.Thread(target=lambda: lines.extend(iter(demo.stdout.readline, b"")) if demo.stdout else None,
                               daemon=True)
@@ -68,7 +71,13 @@ def test_demo_shows_alerts_within_a_minute_and_stops_cleanly(tmp_path: Path) -> 
             time.sleep(0.2)
 
         demo.send_signal(signal.SIGINT)  # Ctrl-C
-        demo.wait(timeout=60)
+        try:
+            demo.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # say which part hung: the demo's terminal and its children's logs
+            logs = "".join(f"\n--- {log.name}:\n{log.read_text(errors='replace')[-1500:]}"
+                           for log in sorted((tmp_path / "logs").glob("*.log")))
+            raise AssertionError(f"the demo did not stop within 60 s of Ctrl-C:\n"
+                                 f"{b''.join(lines).decode(errors='replace')[-1500:]}{logs}") from None
         reader.join(10)
         assert demo.returncode == 0, b"".join(lines).decode()[-2000:]
         assert any(b"demo stopped" in line for line in lines)
