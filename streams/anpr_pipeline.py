@@ -251,6 +251,10 @@ class AnprPipeline:
         restricted = bool(details.get("covert")) or any(
             (entry := self.analytics.watchlist.get(plate)) is not None and entry.covert
             for plate in details.get("watchlisted") or ())
-        hashed = "+".join(plate_hash(plate, self._hash_key) for plate in finding.subject.split("+"))  # convoy: pairs
-        log.info("%s %s at %s", finding.rule, hashed, finding.camera_id)
+        # A line a candidate is debug detail (at a full feed, hundreds a second; the alerts topic is the
+        # record): formatted, and the plates hashed, only when asked for.
+        if log.isEnabledFor(logging.DEBUG):
+            plates = finding.subject.split("+")  # convoy: a pair
+            hashed = "+".join(plate_hash(plate, self._hash_key) for plate in plates)
+            log.debug("candidate %s %s at %s", finding.rule, hashed, finding.camera_id)
         return candidate_from_finding(finding, evidence, restricted=restricted, details=details)

@@ -189,3 +189,16 @@ def test_after_a_failure_the_consumer_rebuilds_so_uncommitted_findings_fire_agai
     assert consumer.handled == {} and len(runner.analytics.reads) == 0
     runner.rebuild(committed)  # the rebuild replays up to the commit...
     assert {c.rule for c in runner.process(uncommitted).candidates} == {"cloned_plate"}  # ...and it fires again
+
+
+def test_candidates_are_logged_at_debug_only_and_by_keyed_hash(caplog: pytest.LogCaptureFixture) -> None:
+    from detectors.plates.privacy import plate_hash
+
+    runner = pipeline(WatchlistEntry(plate="AB12CDE", reason="stolen"))
+    with caplog.at_level("INFO", logger="streams.anpr_pipeline"):
+        assert runner.process([read("r1", "AB12CDE")]).candidates
+    assert not caplog.records  # a line a candidate would be hundreds a second at a national feed
+    with caplog.at_level("DEBUG", logger="streams.anpr_pipeline"):
+        assert runner.process([read("r2", "AB12CDE", t=1.7e9 + 60)]).candidates
+    assert "AB12CDE" not in caplog.text
+    assert plate_hash("AB12CDE", CONFIG.privacy.plate_hash_key()) in caplog.text
