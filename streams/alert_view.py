@@ -7,6 +7,7 @@ import logging
 import msgspec
 
 from schemas.alerts import AlertStatus
+from streams.codecs import MSGSPEC_DECODE_ERRORS
 from streams.lifecycle import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class OpenAlertsBySite:
             return
         try:
             alert = _ALERT_HEAD.decode(value)
-        except msgspec.DecodeError:
+        except MSGSPEC_DECODE_ERRORS:
             log.warning("skipping an unreadable record on alerts")
             return
         if alert.rule not in self.rules or alert.site_id is None:

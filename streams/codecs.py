@@ -33,6 +33,10 @@ OVERSIZE_SAMPLE_BYTES = 4096
 
 Model = TypeVar("Model", bound=BaseModel)
 
+#: What a msgspec decoder raises on bad input: bad UTF-8 in a field name or text raises
+#: UnicodeDecodeError, not DecodeError (uncaught, that message would stop its partition for good).
+MSGSPEC_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
+
 
 class Rejected(Exception):
     """A message cannot be accepted; ``reason`` is the dead-letter category."""
@@ -100,7 +104,7 @@ def decode_candidate(raw: bytes | None, max_bytes: int) -> AlertCandidateRecord:
     if raw is not None and len(raw) <= max_bytes:
         try:
             return ALERT_CANDIDATE_DECODER.decode(raw)
-        except msgspec.DecodeError:
+        except MSGSPEC_DECODE_ERRORS:
             pass
     model = decode_model(AlertCandidate, raw, max_bytes)
     return msgspec.convert(model.model_dump(mode="json"), AlertCandidateRecord)
@@ -118,7 +122,7 @@ def decode_plate_reads(raw: bytes | None, max_bytes: int) -> tuple[list[PlateRea
             if raw[:16].lstrip().startswith(b'{"reads"'):
                 return PLATE_READ_BATCH_DECODER.decode(raw).reads, []
             return [PLATE_READ_DECODER.decode(raw)], []
-        except msgspec.DecodeError:
+        except MSGSPEC_DECODE_ERRORS:
             pass  # the models below accept a little more (lax numbers) and say exactly what is wrong
     data = load_json(raw, max_bytes)
     if isinstance(data, dict) and "data_type" in data:

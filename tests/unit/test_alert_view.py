@@ -31,7 +31,8 @@ def test_open_alerts_of_the_rule_are_listed_by_site_until_closed() -> None:
 
 def test_unreadable_records_are_skipped() -> None:
     view = OpenAlertsBySite(rules=("unattended_item",))
-    for value in (b"not json", b'{"alert_id": "a1"}', alert("a1").replace(b'"new"', b'"lost"')):
+    bad_utf8 = b'{"alert_id": "\xc3x"}'
+    for value in (b"not json", b'{"alert_id": "a1"}', alert("a1").replace(b'"new"', b'"lost"'), bad_utf8):
         view.apply(None, value)
     view.apply(None, alert("a2"))
     assert view.open_at("market", "unattended_item") == [("a2", "unattended_item:cam-1:a2")]

@@ -21,6 +21,9 @@ def encode(value: object) -> bytes:
     [
         (None, "undecodable", "null value"),
         (b"\xff\xfe", "undecodable", "not UTF-8"),
+        # Bad UTF-8 in a field name or text: msgspec raises UnicodeDecodeError there, not DecodeError.
+        (b'{"\xc3x": 1}', "undecodable", "not UTF-8"),
+        (b'{"reads": [{"read_id": "\xc3"}]}', "undecodable", "not UTF-8"),
         (b'{"read_id": ', "undecodable", "not JSON"),
         (b"[" * 100_000, "undecodable", ""),
         (b"x" * 2000, "oversize", "exceeds the limit of 1000"),
@@ -142,6 +145,7 @@ def test_candidates_decode_as_the_model_reads_them(change: dict[str, object], ex
     (encode(CANDIDATE | {"extra": 1}), "schema_violation", "extra: unknown field"),
     (b"{", "undecodable", "not JSON"),
     (None, "undecodable", "null value"),
+    (b'{"\xc3x": 1}', "undecodable", "not UTF-8"),
 ])
 def test_bad_candidates_are_rejected_with_the_reason(raw: bytes | None, reason: str, message: str) -> None:
     from streams.codecs import decode_candidate
