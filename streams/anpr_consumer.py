@@ -22,8 +22,9 @@ from schemas.anpr import MAX_BATCH_READS, PlateReadRecord
 from streams import metrics
 from streams.anpr_pipeline import AnprOutput, AnprPipeline, plate_partition
 from streams.clients import recent_records
-from streams.codecs import Rejected, decode_plate_reads, encode_candidate
+from streams.codecs import Rejected, encode_candidate
 from streams.group_consumer import GroupConsumer, Record
+from streams.plate_reads import PlateReads
 from streams.runtime import Runtime
 from streams.topics import ALERT_CANDIDATES, ANPR_READS, ANPR_SIGHTINGS, APP_ID
 
@@ -121,14 +122,14 @@ class AnprReadsConsumer(GroupConsumer):
                  topic, sorted(ends), self.pipeline.horizon_s)
         async for records in recent_records(self.config, topic, ends, self.pipeline.horizon_s, floors):
             for partners in (False, True) if self.takes_partners else (False,):
-                reads: list[PlateReadRecord] = []
+                reads = PlateReads(self.pipeline.cameras)
                 for record in records:
                     if (self.takes_partners and is_partners(record)) != partners:
                         continue
                     with contextlib.suppress(Rejected):  # dead-lettered when it was first handled
-                        reads.extend(decode_plate_reads(record.value, max_bytes)[0])
+                        reads.add_message(record.value, max_bytes)
                     if len(reads) >= PASS_READS:
-                        count, reads = count + self._rebuild_pass(reads, partners), []
+                        count, reads = count + self._rebuild_pass(reads, partners), PlateReads(self.pipeline.cameras)
                 count += self._rebuild_pass(reads, partners)
             if time.monotonic() >= next_report:
                 next_report += REBUILD_REPORT_EVERY_S
@@ -140,7 +141,7 @@ class AnprReadsConsumer(GroupConsumer):
         log.info("ANPR rule state of %s partitions %s rebuilt from %d reads in %.1fs", topic, sorted(ends), count,
                  seconds)
 
-    def _rebuild_pass(self, reads: list[PlateReadRecord], partners: bool = False) -> int:
+    def _rebuild_pass(self, reads: Sequence[PlateReadRecord], partners: bool = False) -> int:
         """Replay one pass of reads; returns how many went in (none if the pipeline failed on them)."""
         try:
             if partners:
@@ -175,25 +176,24 @@ class AnprReadsConsumer(GroupConsumer):
             return []
         max_bytes = self.config.kafka.max_message_bytes
         pending: list[Awaitable[Any]] = []
-        reads: list[PlateReadRecord] = []
+        reads = PlateReads(self.pipeline.cameras)
         sources: list[tuple[Record, int]] = []  # each decoded message of the pass, its read count
         rejected = usable = 0
         for position, record in enumerate(records, 1):
             try:
-                decoded, rejected_parts = decode_plate_reads(record.value, max_bytes)
+                decoded, rejected_parts = reads.add_message(record.value, max_bytes)
             except Rejected as whole:
                 rejected += 1
                 pending.append(await self.dead_letter(whole, record))
-                decoded, rejected_parts = [], []
+                decoded, rejected_parts = 0, []
             for _, rejected_part in rejected_parts:
                 pending.append(await self.dead_letter(rejected_part, record, part=True))
             if decoded:
-                reads.extend(decoded)
-                sources.append((record, len(decoded)))
+                sources.append((record, decoded))
             if sources and (len(reads) >= PASS_READS or position == len(records)):
                 its_usable, its_rejected = await self._pass(reads, sources, pending, partners)
                 usable, rejected = usable + its_usable, rejected + its_rejected
-                reads, sources = [], []
+                reads, sources = PlateReads(self.pipeline.cameras), []
         if not partners:  # a partner read was counted as the read it is, at its own partition
             metrics.EVENTS_PROCESSED.labels(self.events_kind).inc(usable)
         metrics.MESSAGES_CONSUMED.labels(ANPR_READS, "ok").inc(len(records) - rejected)
@@ -201,7 +201,7 @@ class AnprReadsConsumer(GroupConsumer):
             metrics.MESSAGES_CONSUMED.labels(ANPR_READS, "deadletter").inc(rejected)
         return pending
 
-    async def _pass(self, reads: list[PlateReadRecord], sources: list[tuple[Record, int]],
+    async def _pass(self, reads: Sequence[PlateReadRecord], sources: list[tuple[Record, int]],
                     pending: list[Awaitable[Any]], partners: bool = False) -> tuple[int, int]:
         """One pipeline pass over some messages' reads; its sends go to ``pending``.
 
@@ -267,7 +267,7 @@ class AnprReadsConsumer(GroupConsumer):
                   for partition, reads in output.partners.items() for batch in _batches(reads, limit)]
         return sends
 
-    async def _dead_letter_unusable(self, output: AnprOutput, reads: list[PlateReadRecord],
+    async def _dead_letter_unusable(self, output: AnprOutput, reads: Sequence[PlateReadRecord],
                                     sources: list[tuple[Record, int]]
                                     ) -> list[Awaitable[Any]]:
         """Reads that validated but cannot be used, each dead-lettered with its own message."""

@@ -26,6 +26,7 @@ from schemas.alerts import AlertCandidateRecord, EvidenceRecord
 from schemas.anpr import PlateReadRecord
 from streams.candidates import candidate_from_finding
 from streams.config import WatchfloorConfig
+from streams.plate_reads import PlateReads
 from streams.topics import ANPR_READS
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,8 @@ class AnprOutput:
     candidates: list[AlertCandidateRecord] = field(default_factory=list)
     unusable: list[tuple[PlateReadRecord, str]] = field(default_factory=list)
     """Reads that validated but cannot be used (unknown camera, no plate), with the reason."""
-    usable: list[PlateReadRecord] = field(default_factory=list)
-    """The other reads, in order."""
+    usable: Sequence[PlateReadRecord] = field(default_factory=list)
+    """The other reads, in order (a :class:`PlateReads` makes each record only when it is asked for)."""
     plates: list[str] = field(default_factory=list)
     """The normalised plates of ``usable`` (what a plate-keyed next stage is keyed by)."""
     partners: dict[int, list[PlateReadRecord]] = field(default_factory=dict)
@@ -148,8 +149,8 @@ class AnprPipeline:
 
     def _add_candidates(self, findings: list[Finding], out: AnprOutput, batch: ReadBatch) -> None:
         if findings:  # the pass's reads by id, for the evidence (built in C from the batch's ids column)
-            by_id = dict(zip(batch.read_ids, out.usable, strict=True))
-            out.candidates.extend(self._candidate(finding, by_id) for finding in findings)
+            by_id = dict(zip(batch.read_ids, range(len(batch)), strict=True))
+            out.candidates.extend(self._candidate(finding, out.usable, by_id) for finding in findings)
 
     def _pair(self, out: AnprOutput) -> None:
         """Pair each usable read with the other plates' reads near it at its camera (``out.partners``)."""
@@ -192,8 +193,10 @@ class AnprPipeline:
         """The usable reads as columns; ``out`` gets them (``usable``, ``plates``) and the unusable ones."""
         if not reads:
             return ReadBatch([], [], [], [], [])
-        # One compiled pass (see read_columns); only unusual plates and unknown cameras take Python steps.
-        read_ids, plates, positions, times, confidences, odd = read_columns(reads, self.cameras)
+        # One compiled pass (see read_columns; a PlateReads has them from its messages' bytes); only
+        # unusual plates and unknown cameras take Python steps.
+        read_ids, plates, positions, times, confidences, odd = (
+            reads.columns() if isinstance(reads, PlateReads) else read_columns(reads, self.cameras))
         if odd:
             unplain = [i for i, plate in enumerate(plates) if plate is None]
             for i, plate in zip(unplain, normalise_plates([reads[i].plate for i in unplain]), strict=True):
@@ -202,7 +205,7 @@ class AnprPipeline:
                 reads, plates, positions = self._set_aside_unusable(reads, plates, positions, out)
                 read_ids, _, _, times, confidences, _ = read_columns(reads, self.cameras)
         known_plates, known_positions = cast("list[str]", plates), cast("list[CameraPosition]", positions)
-        out.usable, out.plates = list(reads), known_plates
+        out.usable, out.plates = (reads if isinstance(reads, PlateReads) else list(reads)), known_plates
         return ReadBatch(read_ids, known_plates, known_positions, times, confidences)
 
     @staticmethod
@@ -230,14 +233,15 @@ class AnprPipeline:
         if self.pairing is not None:
             self.pairing.prune(now)
 
-    def _candidate(self, finding: Finding, by_id: dict[str, PlateReadRecord]) -> AlertCandidateRecord:
+    def _candidate(self, finding: Finding, usable: Sequence[PlateReadRecord], by_id: dict[str, int]
+                   ) -> AlertCandidateRecord:
         evidence = []
         times = list(finding.details.get("times", ()))
         cameras = list(finding.details.get("cameras", ()))
         for position, event_id in enumerate(finding.evidence_ids):
-            read = by_id.get(event_id)
-            if read is not None:
-                evidence.append(read_evidence(read))
+            index = by_id.get(event_id)
+            if index is not None:
+                evidence.append(read_evidence(usable[index]))
             else:  # an earlier read, no longer at hand: what the rule kept of it
                 evidence.append(EvidenceRecord(
                     event_id=event_id, source_topic=ANPR_READS,
