@@ -7,6 +7,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -127,12 +128,15 @@ static inline int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
 
 static const double POWERS_OF_TEN[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
                                        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+static const long double POWERS_OF_TEN_LONG[] = {
+    1e0L, 1e1L, 1e2L, 1e3L, 1e4L, 1e5L, 1e6L, 1e7L, 1e8L, 1e9L, 1e10L, 1e11L,
+    1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L, 1e21L, 1e22L};
 
 /* A JSON number (RFC 8259 grammar), as a double; *integral: no fraction or exponent.
  *
- * Correctly rounded, as msgspec's: a plain decimal of at most 15 digits (a timestamp, a
- * confidence) is its digits, exact in a double, times or over an exact power of ten, one rounding
- * (Clinger's fast path); any other goes through CPython's strtod. */
+ * Correctly rounded, as msgspec's: a plain decimal of at most 15 digits (a confidence, a
+ * timestamp in ms) is its digits, exact in a double, over an exact power of ten, one rounding
+ * (Clinger's fast path); 16-19 digits see below; any other goes through CPython's strtod. */
 static int take_number(Cursor *c, double *value, int *integral) {
     skip_ws(c);
     const char *s = c->p, *q = s, *end = c->end;
@@ -167,6 +171,23 @@ static int take_number(Cursor *c, double *value, int *integral) {
         c->p = q;
         return 1;
     }
+#if LDBL_MANT_DIG >= 64
+    /* 16-19 digits (Python writes a timestamp's repr with 17): the digits are exact in an x87 long
+     * double, and so is the power of ten; the quotient is rounded once to 64 bits and once more to
+     * 53. The second rounding can only go wrong if the first landed exactly halfway between two
+     * doubles: then strtod decides. */
+    if (!exponent && count <= 19 && scale <= 22) {
+        long double exact = (long double)digits;
+        if (scale) exact /= POWERS_OF_TEN_LONG[scale];
+        double v = (double)exact;
+        if (exact != ((long double)v + (long double)nextafter(v, INFINITY)) / 2
+            && exact != ((long double)v + (long double)nextafter(v, -INFINITY)) / 2) {
+            *value = negative ? -v : v;
+            c->p = q;
+            return 1;
+        }
+    }
+#endif
     char buf[40];
     if (q - s >= (Py_ssize_t)sizeof buf) return 0;  /* more digits than a double holds: the slow path */
     memcpy(buf, s, q - s);

@@ -154,6 +154,8 @@ def test_numbers_are_rounded_as_the_decoder_rounds_them() -> None:
              "1.7e9", "17e8", "1.7E+9", "0.5e0", "123456789012345.6", "1234567890.12345678901234567890"]
     texts += [f"{rng.randint(946_684_800, 4_102_444_799)}.{rng.randint(0, 10 ** rng.randint(1, 9))}"
               for _ in range(2000)]
+    texts += [repr(rng.uniform(946_684_800, 4_102_444_800)) for _ in range(3000)]  # time.time()'s 17 digits
+    texts += [f"{rng.randint(946_684_800, 4_102_444_799)}.{rng.randint(0, 10 ** 9 - 1):09d}" for _ in range(3000)]
     for text in texts:
         value = float(text)
         raw = (f'{{"reads": [{{"read_id": "r", "plate": "AB1", "camera_id": "cam-1", "confidence": 0.5, '
@@ -161,8 +163,16 @@ def test_numbers_are_rounded_as_the_decoder_rounds_them() -> None:
         fast = decode_fast(raw)
         if 946_684_800 <= value <= 4_102_444_800:
             assert fast is not None and fast[3] == [PLATE_READ_BATCH_DECODER.decode(raw).reads[0].event_time], text
+            assert fast[3] == [value], text
         else:
             assert fast is None
+    for text in [repr(rng.random()) for _ in range(3000)] + [f"0.{rng.randint(0, 10 ** 19 - 1):019d}"
+                                                             for _ in range(3000)]:  # confidences
+        raw = (f'{{"reads": [{{"read_id": "r", "plate": "AB1", "camera_id": "cam-1", "confidence": {text}, '
+               f'"event_time": 1.7e9}}]}}').encode()
+        fast = decode_fast(raw)
+        decoded = PLATE_READ_BATCH_DECODER.decode(raw).reads[0].confidence
+        assert fast is not None and fast[4] == [float(text)] == [decoded]
 
 
 def test_a_pass_mixes_fast_batches_and_other_messages_in_order() -> None:
