@@ -15,14 +15,13 @@ import time
 from collections.abc import Awaitable, Iterator, Sequence
 from typing import Any
 
-import msgspec
 from aiokafka import TopicPartition
 
 from schemas.anpr import MAX_BATCH_READS, PlateReadRecord
 from streams import metrics
 from streams.anpr_pipeline import AnprOutput, AnprPipeline, plate_partition
 from streams.clients import recent_records
-from streams.codecs import Rejected, encode_candidate
+from streams.codecs import JSON_ENCODER, Rejected, encode_candidate
 from streams.group_consumer import GroupConsumer, Record
 from streams.plate_reads import PlateReads
 from streams.runtime import Runtime
@@ -257,14 +256,18 @@ class AnprReadsConsumer(GroupConsumer):
         messages marked as partners.
         """
         partitions = await self.partitions_of(ANPR_SIGHTINGS)
-        by_partition: dict[int, list[PlateReadRecord]] = {}
-        for plate, read in zip(output.plates, output.usable, strict=True):
-            by_partition.setdefault(plate_partition(plate, partitions), []).append(read)
+        usable = output.usable
+        # A read that came in a batch goes on as the bytes it came as: no record made, none encoded.
+        as_json = usable.read_json if isinstance(usable, PlateReads) else lambda i: JSON_ENCODER.encode(usable[i])
+        by_partition: dict[int, list[bytes]] = {}
+        for index, plate in enumerate(output.plates):
+            by_partition.setdefault(plate_partition(plate, partitions), []).append(as_json(index))
         limit = self.config.kafka.max_message_bytes
         sends = [await self.send(ANPR_SIGHTINGS, None, batch, partition)
                  for partition, reads in by_partition.items() for batch in _batches(reads, limit)]
         sends += [await self.send(ANPR_SIGHTINGS, None, batch, partition, headers=[PARTNERS_HEADER])
-                  for partition, reads in output.partners.items() for batch in _batches(reads, limit)]
+                  for partition, partners in output.partners.items()
+                  for batch in _batches([JSON_ENCODER.encode(read) for read in partners], limit)]
         return sends
 
     async def _dead_letter_unusable(self, output: AnprOutput, reads: Sequence[PlateReadRecord],
@@ -282,14 +285,12 @@ class AnprReadsConsumer(GroupConsumer):
                 for read, reason in output.unusable]
 
 
-def _batches(reads: list[PlateReadRecord], limit: int) -> Iterator[bytes]:
-    """``{"reads": [...]}`` messages within the batch schema's size and the message size limit.
-
-    msgspec's encoder: the structs leave out their defaults, so the reads go on as they came in.
-    """
+def _batches(reads: list[bytes], limit: int) -> Iterator[bytes]:
+    """``{"reads": [...]}`` messages of reads (each a JSON object) within the batch schema's size
+    and the message size limit."""
     for start in range(0, len(reads), MAX_BATCH_READS):
         chunk = reads[start:start + MAX_BATCH_READS]
-        encoded = msgspec.json.encode({"reads": chunk})
+        encoded = b'{"reads":[' + b",".join(chunk) + b"]}"
         if len(encoded) <= limit or len(chunk) == 1:  # one read fitted its own message: it fits here
             yield encoded
         else:

@@ -20,7 +20,7 @@ from detectors.plates import _columns as _compiled  # type: ignore[attr-defined]
 from detectors.plates.normalise import MAX_PLATE_LEN
 from detectors.plates.sighting import CameraPosition, read_columns
 from schemas.anpr import PLATE_READ_DECODER, PlateReadRecord
-from streams.codecs import Rejected, decode_plate_reads
+from streams.codecs import JSON_ENCODER, Rejected, decode_plate_reads
 
 Columns = tuple[list[str], list[str | None], list[CameraPosition | None], list[float], list[float], int]
 """(read ids, plates, camera positions, event times, confidences, odd): see ``read_columns``."""
@@ -101,14 +101,29 @@ class PlateReads(Sequence[PlateReadRecord]):
             raise IndexError("plate read index out of range")
         record = self._records.get(index)
         if record is None:
-            at = bisect.bisect_right(self._starts, index) - 1
-            part, offset = self._parts[at], index - self._starts[at]
+            part, offset = self._part_of(index)
             if isinstance(part, list):
                 return part[offset]
-            raw, spans = part
-            start, end = _SPAN.unpack_from(spans, offset * _SPAN.size)
-            record = self._records[index] = PLATE_READ_DECODER.decode(raw[start:end])
+            record = self._records[index] = PLATE_READ_DECODER.decode(self._span(part, offset))
         return record
+
+    def read_json(self, index: int) -> bytes:
+        """Read ``index`` as a JSON object: its own bytes if it came in a batch (nothing decoded or
+        encoded again), else its record encoded (defaults left out, as msgspec writes it)."""
+        part, offset = self._part_of(index)
+        if isinstance(part, list):
+            return JSON_ENCODER.encode(part[offset])
+        return bytes(self._span(part, offset))
+
+    def _part_of(self, index: int) -> tuple[tuple[memoryview, bytes] | list[PlateReadRecord], int]:
+        at = bisect.bisect_right(self._starts, index) - 1
+        return self._parts[at], index - self._starts[at]
+
+    @staticmethod
+    def _span(part: tuple[memoryview, bytes], offset: int) -> memoryview:
+        raw, spans = part
+        start, end = _SPAN.unpack_from(spans, offset * _SPAN.size)
+        return raw[start:end]
 
     def __iter__(self) -> Iterator[PlateReadRecord]:
         return (self[i] for i in range(len(self)))

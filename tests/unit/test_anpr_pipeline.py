@@ -119,10 +119,10 @@ def test_held_reads_count_each_read_once_whatever_rules_use_it() -> None:
 
 def test_forwarded_batches_keep_every_read_within_the_message_size_limit() -> None:
     from streams.anpr_consumer import _batches
-    from streams.codecs import decode_plate_reads
+    from streams.codecs import JSON_ENCODER, decode_plate_reads
 
     reads = [read(f"r{i}", "AB12CDE", t=1.7e9 + i) for i in range(300)]
-    messages = list(_batches(reads, limit=4096))
+    messages = list(_batches([JSON_ENCODER.encode(r) for r in reads], limit=4096))
     assert len(messages) > 1 and all(len(m) <= 4096 for m in messages)
     assert [r for m in messages for r in decode_plate_reads(m, 4096)[0]] == reads  # all of them, in order
 

@@ -202,3 +202,23 @@ def test_a_pass_mixes_fast_batches_and_other_messages_in_order() -> None:
     assert times == [1.7e9] * 6 and confidences == [0.7] * 6
     with pytest.raises(IndexError):
         reads[6]
+
+
+def test_reads_go_on_as_the_json_they_came_as() -> None:
+    from streams.anpr_consumer import _batches
+
+    rng = random.Random(8)
+    fast = a_batch(rng, 30)
+    single = a_read(rng, 99) | {"camera_id": "cam-1"}
+    reads = PlateReads(CAMERAS)
+    reads.add_message(fast, MAX_BYTES)
+    reads.add_message(json.dumps(single).encode(), MAX_BYTES)
+    assert [PLATE_READ_DECODER.decode(reads.read_json(i)) for i in range(31)] == list(reads)
+    sent = json.loads(fast)["reads"]
+    assert [json.loads(reads.read_json(i)) for i in range(30)] == sent  # as sent: nulls and all
+    assert reads.read_json(0) in fast  # the very bytes, not a re-encoding
+    messages = list(_batches([reads.read_json(i) for i in range(len(reads))], limit=2048))
+    forwarded = PlateReads(CAMERAS)
+    for message in messages:
+        assert len(message) <= 2048 and forwarded.add_message(message, 2048)[1] == []
+    assert list(forwarded) == list(reads) and forwarded.columns() == reads.columns()
