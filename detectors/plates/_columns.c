@@ -203,6 +203,17 @@ static int take_number(Cursor *c, double *value, int *integral) {
     return 1;
 }
 
+/* A string (see take_string) of min..max characters. */
+static inline int take_text(Cursor *c, const char **start, Py_ssize_t *len, Py_ssize_t min, Py_ssize_t max) {
+    return take_string(c, start, len) && *len >= min && *len <= max;
+}
+
+/* A number (see take_number) in low..high. */
+static inline int take_number_in(Cursor *c, double *value, double low, double high) {
+    int integral;
+    return take_number(c, value, &integral) && *value >= low && *value <= high;
+}
+
 static inline int take_null(Cursor *c) {
     skip_ws(c);
     if (c->end - c->p >= 4 && memcmp(c->p, "null", 4) == 0) {
@@ -253,21 +264,19 @@ static int take_read(Cursor *c, ReadFields *r) {
         int integral;
         if (key_is(key, key_len, "read_id")) {
             field = F_READ_ID;
-            if (!take_string(c, &r->id, &r->id_len) || r->id_len < 1 || r->id_len > 128) return 0;
+            if (!take_text(c, &r->id, &r->id_len, 1, 128)) return 0;
         } else if (key_is(key, key_len, "plate")) {
             field = F_PLATE;
-            if (!take_string(c, &r->plate, &r->plate_len) || r->plate_len < 1 || r->plate_len > 16) return 0;
+            if (!take_text(c, &r->plate, &r->plate_len, 1, 16)) return 0;
         } else if (key_is(key, key_len, "confidence")) {
             field = F_CONFIDENCE;
-            if (!take_number(c, &r->confidence, &integral) || !(r->confidence >= 0.0 && r->confidence <= 1.0))
-                return 0;
+            if (!take_number_in(c, &r->confidence, 0.0, 1.0)) return 0;
         } else if (key_is(key, key_len, "camera_id")) {
             field = F_CAMERA;
-            if (!take_string(c, &r->camera, &r->camera_len) || r->camera_len < 1 || r->camera_len > 64) return 0;
+            if (!take_text(c, &r->camera, &r->camera_len, 1, 64)) return 0;
         } else if (key_is(key, key_len, "event_time")) {
             field = F_TIME;
-            if (!take_number(c, &r->time, &integral) || !(r->time >= 946684800.0 && r->time <= 4102444800.0))
-                return 0;
+            if (!take_number_in(c, &r->time, 946684800.0, 4102444800.0)) return 0;
         } else if (key_is(key, key_len, "schema_version")) {
             field = F_VERSION;
             if (!take_one(c)) return 0;
@@ -281,10 +290,10 @@ static int take_read(Cursor *c, ReadFields *r) {
                 return 0;
         } else if (key_is(key, key_len, "country")) {
             field = F_COUNTRY;
-            if (!take_null(c) && !(take_string(c, &s, &n) && n >= 2 && n <= 3)) return 0;
+            if (!take_null(c) && !take_text(c, &s, &n, 2, 3)) return 0;
         } else if (key_is(key, key_len, "image_ref")) {
             field = F_IMAGE;
-            if (!take_null(c) && !(take_string(c, &s, &n) && n <= 512)) return 0;
+            if (!take_null(c) && !take_text(c, &s, &n, 0, 512)) return 0;
         } else {
             return 0;
         }

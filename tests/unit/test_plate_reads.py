@@ -10,12 +10,13 @@ import json
 import random
 from typing import Any
 
+import msgspec
 import pytest
 
 from detectors.plates import _columns  # type: ignore[attr-defined]
 from detectors.plates.normalise import MAX_PLATE_LEN
 from detectors.plates.sighting import CameraPosition, read_columns
-from schemas.anpr import PLATE_READ_BATCH_DECODER, PLATE_READ_DECODER
+from schemas.anpr import PLATE_READ_BATCH_DECODER, PLATE_READ_DECODER, PlateReadRecord
 from streams.codecs import MSGSPEC_DECODE_ERRORS, Rejected
 from streams.plate_reads import PlateReads
 
@@ -81,6 +82,9 @@ def test_usual_batches_take_the_fast_path_with_the_decoders_columns_and_records(
     ('"plate": "AB12CDE"', '"plate": "AB12CDEFGHIJKLMNO"'),  # 17 characters
     ('"plate": "AB12CDE"', '"plate": ""'),
     ('"read_id": "r1"', '"read_id": ""'),
+    ('"read_id": "r1"', f'"read_id": "{"r" * 129}"'),
+    ('"camera_id": "cam-1"', f'"camera_id": "{"c" * 65}"'),
+    ('"country": "GB"', f'"country": "GB", "image_ref": "{"i" * 513}"'),
     ('"read_id": "r1"', '"read_id": "r1", "read_id": "r2"'),  # repeated field
     ('"read_id": "r1", ', ''),  # missing
     ('"read_id": "r1"', '"read_id": null'),
@@ -121,6 +125,35 @@ def test_what_the_fast_path_does_not_take_exactly_goes_to_the_decoder(change: tu
     raw = good.replace(old, new, 1).encode()
     assert decode_fast(raw) is None
     assert_same_as_msgspec(raw)
+
+
+def test_the_fast_path_keeps_to_the_schemas_bounds() -> None:
+    """Each bound of ``PlateReadRecord`` (read from the struct, so a changed schema is checked as it
+    is): the value on the bound takes the fast path, the one past it is left to the decoder."""
+    base = {"read_id": "r1", "plate": "AB12CDE", "confidence": 0.5, "camera_id": "cam-1", "event_time": 1.7e9}
+    checked = 0
+    for field in msgspec.inspect.type_info(PlateReadRecord).fields:
+        kinds = field.type.types if isinstance(field.type, msgspec.inspect.UnionType) else (field.type,)
+        for kind in kinds:
+            cases: list[tuple[Any, bool]] = []
+            if isinstance(kind, msgspec.inspect.StrType):
+                cases += [("A" * kind.max_length, True), ("A" * (kind.max_length + 1), False)]
+                if kind.min_length:
+                    cases += [("A" * kind.min_length, True), ("A" * (kind.min_length - 1), False)]
+            elif isinstance(kind, (msgspec.inspect.FloatType, msgspec.inspect.IntType)):
+                step = 1 if isinstance(kind, msgspec.inspect.IntType) else 1e-3
+                cases += [(kind.ge, True), (kind.ge - step, False), (kind.le, True), (kind.le + step, False)]
+            elif isinstance(kind, msgspec.inspect.LiteralType):
+                cases += [(value, True) for value in kind.values] + [(2 if 1 in kind.values else "other", False)]
+            for value, taken in cases:
+                read = base | {field.name: value}
+                if field.name == "camera_id":
+                    read["camera_id"] = value.replace("A", "c")  # an unknown camera: still a valid read
+                raw = json.dumps({"reads": [read]}).encode()
+                assert (decode_fast(raw) is not None) == taken, (field.name, value)
+                assert assert_same_as_msgspec(raw) == taken
+                checked += 1
+    assert checked >= 30
 
 
 def test_empty_and_oversized_batches_are_left_to_the_decoder() -> None:
